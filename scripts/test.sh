@@ -22,9 +22,8 @@ postgres_env="$(bash scripts/postgres.sh start)"
 eval "${postgres_env}"
 trap 'bash scripts/postgres.sh stop "${WALKAI_TEST_POSTGRES_DIR}"' EXIT
 # A signal becomes an ordinary exit, so the EXIT trap above always stops PostgreSQL.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'echo "==> test.sh: INTERRUPTED" >&2; exit 130' INT
+trap 'echo "==> test.sh: TERMINATED" >&2; exit 143' TERM HUP
 walkai_log "setup took $((SECONDS - began))s"
 
 failed=()
