@@ -1,0 +1,298 @@
+"""What the API server does to an object before storing it: defaulting, validation, admission.
+
+Pure functions over plain dicts; the store calls them and keeps the I/O (ids, versions, events).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.sim.errors import field_cause, forbidden, invalid
+from app.sim.resources import Resource
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    r"for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+
+PriorityClasses = Callable[[], Iterable[dict[str, Any]]]
+
+
+def validate_name(res: Resource, obj: dict[str, Any]) -> None:
+    """422 unless metadata.name is a valid DNS name (a label for namespaces)."""
+    name = obj["metadata"].get("name") or ""
+    if not name:
+        raise invalid(
+            res.kind,
+            "",
+            [
+                field_cause(
+                    "metadata.name", "FieldValueRequired", "name or generateName is required"
+                )
+            ],
+            res.group,
+        )
+    pattern, msg = (
+        (_LABEL, _LABEL_MSG) if res.plural == "namespaces" else (_SUBDOMAIN, _SUBDOMAIN_MSG)
+    )
+    limit = 63 if res.plural == "namespaces" else 253
+    if not pattern.match(name) or len(name) > limit:
+        cause = field_cause("metadata.name", "FieldValueInvalid", msg, name)
+        raise invalid(res.kind, name, [cause], res.group)
+
+
+def admit_create(res: Resource, obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
+    """Default, validate and admit a new object in place (uid and name are already set)."""
+    handler = _CREATE.get(res.plural)
+    if handler is not None:
+        handler(obj, priority_classes)
+
+
+def validate_update(res: Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """422 for changes the real validation forbids on update (immutable fields)."""
+    name = new["metadata"]["name"]
+    if res.plural == "pods":
+        _default_pod_spec(new.setdefault("spec", {}))
+        if _mutable_pod_view(old["spec"]) != _mutable_pod_view(new["spec"]):
+            detail = (
+                "pod updates may not change fields other than `spec.containers[*].image`, "
+                "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, "
+                "`spec.tolerations` (only additions to existing tolerations), "
+                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+                "previously negative)"
+            )
+            cause = field_cause("spec", "FieldValueForbidden", detail)
+            raise invalid("Pod", name, [cause])
+    elif res.plural == "jobs":
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        _default_job(new, lambda: ())
+        for key in ("selector", "completionMode"):
+            if old_spec.get(key) != new_spec.get(key):
+                cause = field_cause(
+                    f"spec.{key}", "FieldValueInvalid", "field is immutable", new_spec.get(key)
+                )
+                raise invalid("Job", name, [cause], "batch")
+        if old_spec.get("template") != new_spec.get("template") and not old_spec.get("suspend"):
+            cause = field_cause("spec.template", "FieldValueInvalid", "field is immutable", "...")
+            raise invalid("Job", name, [cause], "batch")
+
+
+def _mutable_pod_view(spec: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec with the fields an update may change blanked out."""
+    view = dict(spec)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds",
+                "schedulingGates", "nodeName"):  # fmt: skip
+        view.pop(key, None)
+    for key in ("containers", "initContainers"):
+        view[key] = [{**c, "image": None} for c in spec.get(key) or []]
+    return view
+
+
+def _image_pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def _default_containers(containers: list[dict[str, Any]]) -> None:
+    for c in containers:
+        c.setdefault("resources", {})
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        if c.get("image"):
+            c.setdefault("imagePullPolicy", _image_pull_policy(c["image"]))
+
+
+def _default_pod_spec(spec: dict[str, Any]) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    _default_containers(spec.get("containers") or [])
+    _default_containers(spec.get("initContainers") or [])
+
+
+def _validate_pod_spec(spec: dict[str, Any], path: str) -> list[dict[str, str]]:
+    causes = []
+    containers = spec.get("containers")
+    if not containers:
+        causes.append(field_cause(f"{path}.containers", "FieldValueRequired", ""))
+    seen: set[str] = set()
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            where = f"{path}.{key}[{i}]"
+            if not c.get("name"):
+                causes.append(field_cause(f"{where}.name", "FieldValueRequired", ""))
+            elif c["name"] in seen:
+                causes.append(field_cause(f"{where}.name", "FieldValueDuplicate", "", c["name"]))
+            else:
+                seen.add(c["name"])
+            if not c.get("image"):
+                causes.append(field_cause(f"{where}.image", "FieldValueRequired", ""))
+    return causes
+
+
+def _admit_priority(name: str, spec: dict[str, Any], priority_classes: PriorityClasses) -> None:
+    """The Priority admission plugin: resolve priorityClassName into priority/preemptionPolicy."""
+    wanted = spec.get("priorityClassName")
+    classes = list(priority_classes())
+    if wanted:
+        found = next((pc for pc in classes if pc["metadata"]["name"] == wanted), None)
+        if found is None:
+            raise forbidden(
+                f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found',
+                "pods",
+                name,
+            )
+    else:
+        found = next((pc for pc in classes if pc.get("globalDefault")), None)
+        if found is not None:
+            spec["priorityClassName"] = found["metadata"]["name"]
+    spec["priority"] = found["value"] if found else 0
+    spec["preemptionPolicy"] = (found or {}).get("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _qos_class(spec: dict[str, Any]) -> str:
+    containers = spec.get("containers") or []
+    limited = [c.get("resources", {}) for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in limited):
+        return "BestEffort"
+    guaranteed = all(
+        (r.get("limits") or {}).keys() >= {"cpu", "memory"}
+        and all(
+            (r.get("requests") or {}).get(k, v) == v for k, v in (r.get("limits") or {}).items()
+        )
+        for r in limited
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _create_pod(obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
+    name = obj["metadata"]["name"]
+    spec = obj.setdefault("spec", {})
+    causes = _validate_pod_spec(spec, "spec")
+    if causes:
+        raise invalid("Pod", name, causes)
+    _default_pod_spec(spec)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    _admit_priority(name, spec, priority_classes)
+    obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+
+
+def _default_job(obj: dict[str, Any], _: PriorityClasses) -> None:
+    meta, spec = obj["metadata"], obj.setdefault("spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    template = spec.setdefault("template", {})
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    uid = meta.get("uid", "")
+    if not spec.get("manualSelector"):
+        spec.setdefault("selector", {"matchLabels": {JOB_UID_LABELS[0]: uid}})
+        for key in JOB_UID_LABELS:
+            labels.setdefault(key, uid)
+        for key in JOB_NAME_LABELS:
+            labels.setdefault(key, meta["name"])
+    _default_pod_spec(template.setdefault("spec", {}))
+
+
+def _create_job(obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
+    name = obj["metadata"]["name"]
+    spec = obj.get("spec") or {}
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    causes = _validate_pod_spec(template_spec, "spec.template.spec")
+    policy = template_spec.get("restartPolicy")
+    if policy not in ("Never", "OnFailure"):
+        detail = 'supported values: "OnFailure", "Never"'
+        if policy is None:
+            causes.append(
+                field_cause("spec.template.spec.restartPolicy", "FieldValueRequired", detail)
+            )
+        else:
+            causes.append(
+                field_cause(
+                    "spec.template.spec.restartPolicy", "FieldValueNotSupported", detail, policy
+                )
+            )
+    for key in ("parallelism", "completions", "backoffLimit"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            causes.append(
+                field_cause(
+                    f"spec.{key}", "FieldValueInvalid", "must be greater than or equal to 0", value
+                )
+            )
+    if causes:
+        raise invalid("Job", name, causes, "batch")
+    _default_job(obj, priority_classes)
+    obj.setdefault("status", {})
+
+
+def _create_secret(obj: dict[str, Any], _: PriorityClasses) -> None:
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _create_namespace(obj: dict[str, Any], _: PriorityClasses) -> None:
+    name = obj["metadata"]["name"]
+    obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj["status"] = {"phase": "Active"}
+
+
+def _create_pvc(obj: dict[str, Any], _: PriorityClasses) -> None:
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    obj["status"] = {"phase": "Pending"}
+
+
+def _create_priority_class(obj: dict[str, Any], _: PriorityClasses) -> None:
+    if not isinstance(obj.get("value"), int):
+        name = obj["metadata"]["name"]
+        cause = field_cause("value", "FieldValueRequired", "")
+        raise invalid("PriorityClass", name, [cause], "scheduling.k8s.io")
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    obj.setdefault("globalDefault", False)
+
+
+def _create_node(obj: dict[str, Any], _: PriorityClasses) -> None:
+    obj.setdefault("spec", {})
+    obj.setdefault("status", {})
+
+
+_CREATE: dict[str, Callable[[dict[str, Any], PriorityClasses], None]] = {
+    "pods": _create_pod,
+    "jobs": _create_job,
+    "secrets": _create_secret,
+    "namespaces": _create_namespace,
+    "persistentvolumeclaims": _create_pvc,
+    "priorityclasses": _create_priority_class,
+    "nodes": _create_node,
+}

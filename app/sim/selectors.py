@@ -1,0 +1,195 @@
+"""Label and field selectors, parsed as kube-apiserver parses `labelSelector`/`fieldSelector`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.sim.errors import bad_request
+
+_KEY = r"[A-Za-z0-9./_-]+"
+_VALUE = r"[A-Za-z0-9._-]*"
+_SET_RE = re.compile(rf"^\s*({_KEY})\s+(in|notin)\s*\(([^)]*)\)\s*$")
+_EQ_RE = re.compile(rf"^\s*({_KEY})\s*(==|!=|=)\s*({_VALUE})\s*$")
+_CMP_RE = re.compile(rf"^\s*({_KEY})\s*(<|>)\s*(-?\d+)\s*$")
+_EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One clause: `op` is one of in, notin, exists, !, =, !=, gt, lt."""
+
+    key: str
+    op: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether a label set satisfies this clause (labels.Requirement.Matches)."""
+        present = self.key in labels
+        value = labels.get(self.key)
+        if self.op in ("in", "="):
+            return present and value in self.values
+        if self.op in ("notin", "!="):
+            return not present or value not in self.values
+        if self.op == "exists":
+            return present
+        if self.op == "!":
+            return not present
+        if not present or value is None:
+            return False
+        try:
+            number = int(value)
+        except ValueError:
+            return False
+        bound = int(self.values[0])
+        return number > bound if self.op == "gt" else number < bound
+
+
+LabelSelector = tuple[Requirement, ...]
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside `( … )` value sets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def parse_label_selector(text: str | None) -> LabelSelector:
+    """Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h,i>3`; empty selects all; 400 if malformed."""
+    if not text or not text.strip():
+        return ()
+    reqs: list[Requirement] = []
+    for clause in _split_top_level(text):
+        if m := _SET_RE.match(clause):
+            values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
+            if m.group(2) == "in" and not values:
+                raise bad_request(
+                    "unable to parse requirement: for 'in', 'notin' operators, "
+                    f"values set can't be empty: {clause.strip()}"
+                )
+            reqs.append(Requirement(m.group(1), m.group(2), values))
+        elif m := _EQ_RE.match(clause):
+            op = "!=" if m.group(2) == "!=" else "="
+            reqs.append(Requirement(m.group(1), op, (m.group(3),)))
+        elif m := _CMP_RE.match(clause):
+            reqs.append(Requirement(m.group(1), "gt" if m.group(2) == ">" else "lt", (m.group(3),)))
+        elif m := _EXISTS_RE.match(clause):
+            reqs.append(Requirement(m.group(2), "!" if m.group(1) else "exists"))
+        else:
+            raise bad_request(
+                f"unable to parse requirement: found '{clause.strip()}', "
+                "expected: valid label selector"
+            )
+    return tuple(reqs)
+
+
+def labels_match(selector: LabelSelector, labels: Mapping[str, str] | None) -> bool:
+    """Whether every requirement of `selector` holds for `labels`."""
+    labels = labels or {}
+    return all(req.matches(labels) for req in selector)
+
+
+def selector_from_spec(spec: Mapping[str, Any] | None) -> LabelSelector | None:
+    """A `metav1.LabelSelector` (matchLabels/matchExpressions) as requirements; None: nothing."""
+    if spec is None:
+        return None
+    reqs = [Requirement(k, "=", (v,)) for k, v in (spec.get("matchLabels") or {}).items()]
+    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+    for expr in spec.get("matchExpressions") or []:
+        reqs.append(
+            Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ()))
+        )
+    return tuple(reqs)
+
+
+# Field selectors: each resource supports a few fields (metadata.name/namespace always).
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "pods": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+             "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"),
+    "events": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+               "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"),
+    "secrets": ("type",),
+    "namespaces": ("status.phase",),
+    "nodes": ("spec.unschedulable",),
+    "jobs": ("status.successful",),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FieldRequirement:
+    """`field` compared with `value` (`op` is = or !=)."""
+
+    field: str
+    op: str
+    value: str
+
+
+FieldSelector = tuple[FieldRequirement, ...]
+
+
+def parse_field_selector(text: str | None, resource: str) -> FieldSelector:
+    """Parse `metadata.name=x,status.phase!=Running`; 400 on an unsupported field."""
+    if not text or not text.strip():
+        return ()
+    allowed = ("metadata.name", "metadata.namespace", *_FIELDS.get(resource, ()))
+    reqs = []
+    for clause in text.split(","):
+        m = re.match(r"^\s*([A-Za-z0-9._]+)\s*(==|!=|=)\s*(.*?)\s*$", clause)
+        if not m:
+            raise bad_request(f"invalid selector: '{text}'; can't understand '{clause}'")
+        name, op, value = m.groups()
+        if name not in allowed:
+            raise bad_request(f"field label not supported: {name}")
+        reqs.append(FieldRequirement(name, "!=" if op == "!=" else "=", value))
+    return tuple(reqs)
+
+
+def field_value(obj: Mapping[str, Any], path: str) -> str:
+    """The string form of a dotted field, "" when absent (as fields.Set renders it)."""
+    node: Any = obj
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return ""
+        node = node.get(part)
+        if node is None:
+            return ""
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return str(node)
+
+
+def fields_match(selector: FieldSelector, obj: Mapping[str, Any]) -> bool:
+    """Whether every field requirement holds for `obj`."""
+    for req in selector:
+        equal = field_value(obj, req.field) == req.value
+        if equal != (req.op == "="):
+            return False
+    return True
+
+
+def matcher(
+    resource: str, label_selector: str | None, field_selector: str | None
+) -> Callable[[Mapping[str, Any]], bool] | None:
+    """One predicate for both selectors (parsed once), or None when nothing is filtered."""
+    labels = parse_label_selector(label_selector)
+    fields = parse_field_selector(field_selector, resource)
+    if not labels and not fields:
+        return None
+
+    def predicate(obj: Mapping[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        return labels_match(labels, meta.get("labels")) and fields_match(fields, obj)
+
+    return predicate
