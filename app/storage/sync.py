@@ -1,0 +1,175 @@
+"""Directory ↔ prefix transfers: what the run sidecar (outputs) and init container (inputs) do.
+
+Files move `concurrency` at a time through the store's own `upload_file`/`download_file`
+(each large file is itself split into parts by the S3 store). A file that fails is retried
+with backoff; the others carry on, and the failures are reported together at the end, so
+one bad file does not cost the rest of a run's outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import random
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from app.storage.base import InvalidKey, ObjectInfo, ObjectStore, validate_prefix
+
+Job = Callable[[], Awaitable[ObjectInfo]]
+
+# Errors that another attempt cannot fix.
+_PERMANENT = (InvalidKey, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+class TransferError(Exception):
+    """Some files failed after every retry; `failures` maps each one to its last error."""
+
+    def __init__(self, failures: dict[str, BaseException], done: list[ObjectInfo]) -> None:
+        first = next(iter(failures.items()))
+        super().__init__(f"{len(failures)} file(s) failed, first {first[0]!r}: {first[1]!r}")
+        self.failures = failures
+        self.done = done
+
+
+async def upload_directory(
+    store: ObjectStore,
+    root: Path,
+    prefix: str,
+    *,
+    concurrency: int = 8,
+    retries: int = 3,
+    backoff: float = 0.2,
+) -> list[ObjectInfo]:
+    """Upload every regular file under `root` to `prefix` + its relative path; sorted by key.
+
+    Symbolic links are followed only when they end at a regular file inside `root`: a run
+    must not be able to publish files of the container that uploads its outputs. FIFOs,
+    sockets and devices are skipped (reading them could block forever).
+    Raises `TransferError` when files still fail after `retries` retries.
+    """
+    base = _as_folder(validate_prefix(prefix))
+    files = await asyncio.to_thread(_regular_files, root)
+
+    def upload(item: tuple[str, Path]) -> Job:
+        relative, path = item
+        content_type = mimetypes.guess_type(path.name)[0]
+        return lambda: store.upload_file(base + relative, path, content_type=content_type)
+
+    done = await _run_all(
+        {relative: upload((relative, path)) for relative, path in files},
+        concurrency=concurrency,
+        retries=retries,
+        backoff=backoff,
+    )
+    return sorted(done, key=lambda info: info.key)
+
+
+async def download_prefix(
+    store: ObjectStore,
+    prefix: str,
+    root: Path,
+    *,
+    concurrency: int = 8,
+    retries: int = 3,
+    backoff: float = 0.2,
+) -> list[ObjectInfo]:
+    """Download every object under `prefix` to `root` / (key without the prefix).
+
+    Keys cannot hold `..` or absolute segments (see `validate_key`), so every file lands
+    under `root`. Raises `TransferError` when objects still fail after `retries` retries.
+    """
+    base = _as_folder(validate_prefix(prefix))
+    objects: list[ObjectInfo] = []
+    token: str | None = None
+    while True:
+        page = await store.list(base, token=token)
+        objects.extend(page.objects)
+        if (token := page.next_token) is None:
+            break
+
+    def download(info: ObjectInfo) -> Job:
+        target = root.joinpath(*info.key[len(base) :].split("/"))
+
+        async def run() -> ObjectInfo:
+            await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+            await store.download_file(info.key, target)
+            return info
+
+        return run
+
+    await _run_all(
+        {info.key: download(info) for info in objects},
+        concurrency=concurrency,
+        retries=retries,
+        backoff=backoff,
+    )
+    return objects
+
+
+async def _run_all(
+    jobs: dict[str, Job],
+    *,
+    concurrency: int,
+    retries: int,
+    backoff: float,
+) -> list[ObjectInfo]:
+    """Run every job, `concurrency` at a time, each retried; raise `TransferError` at the end."""
+    pending = iter(jobs.items())
+    done: list[ObjectInfo] = []
+    failures: dict[str, BaseException] = {}
+
+    async def worker() -> None:
+        for name, job in pending:
+            try:
+                done.append(await _retry(job, retries=retries, backoff=backoff))
+            except Exception as exc:
+                failures[name] = exc
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, len(jobs)))):
+            group.create_task(worker())
+    if failures:
+        raise TransferError(failures, done)
+    return done
+
+
+async def _retry(job: Job, *, retries: int, backoff: float) -> ObjectInfo:
+    for attempt in range(retries + 1):
+        try:
+            return await job()
+        except _PERMANENT:
+            raise
+        except Exception:
+            if attempt == retries:
+                raise
+            # Full jitter, so many workers hitting the same outage do not retry in step.
+            await asyncio.sleep(random.uniform(0, backoff * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _regular_files(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of the files to upload, sorted."""
+    real_root = root.resolve()
+    found = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = Path(directory, name)
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    continue
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                found.append((path.relative_to(root).as_posix(), path))
+    return sorted(found)
+
+
+def _as_folder(prefix: str) -> str:
+    """`runs/1/outputs` and `runs/1/outputs/` both mean the folder `runs/1/outputs/`."""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
