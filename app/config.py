@@ -1,0 +1,57 @@
+"""Settings from `WALKAI_*` environment variables, with a `dev` profile for `walkai-jobs dev`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.gpu import DEFAULT_PROFILES, GpuProfile
+
+
+class Settings(BaseSettings):
+    """Everything the API reads from its environment; one instance per process."""
+
+    model_config = SettingsConfigDict(env_prefix="WALKAI_", env_nested_delimiter="__")
+
+    profile: Literal["production", "dev"] = "production"
+    data_dir: Path = Path(".walkai")
+    database_url: str | None = Field(
+        default=None, description="sqlite://PATH or postgres://…; default: SQLite in data_dir"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Kubernetes: an explicit kubeconfig, else in-cluster, else ~/.kube/config.
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    namespace: str = "walkai-jobs"
+    create_namespace: bool = False
+    gpu_resource_prefix: str = "nvidia.com/mig-"
+    gpu_profiles: list[GpuProfile] = Field(default_factory=lambda: list(DEFAULT_PROFILES))
+    output_volume: Literal["ephemeral", "emptyDir"] = "ephemeral"
+    storage_class: str | None = None
+    storage_gi_min: int = 1
+    storage_gi_max: int = 1024
+    sidecar_image: str = "ghcr.io/walkai/jobs-api:latest"
+    watch_timeout_seconds: int = 300
+
+    # GraphQL limits.
+    max_query_depth: int = 12
+    max_query_tokens: int = 2000
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the explicit one, else SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'walkai.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by `dev` and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Persistence: Tortoise models, their migrations, and database start-up."""

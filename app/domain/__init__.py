@@ -1,0 +1,1 @@
+"""Pure rules of the platform: no I/O here, so everything is table-tested."""

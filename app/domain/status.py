@@ -1,0 +1,223 @@
+"""A run's lifecycle: derive its status from Kubernetes objects, and decide which changes apply.
+
+`SUBMITTED → PENDING → RUNNING → COMPLETED | FAILED`, plus `CANCELLED`. Status never moves
+backwards, with one exception: a preempted attempt goes back to `PENDING` (reason `PREEMPTED`)
+and the next pod the Job controller creates is a new attempt. Duplicate, stale or out-of-order
+watch events therefore decide to nothing, which is what makes concurrent writers harmless.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+MAIN_CONTAINER = "main"
+PREEMPTED = "PREEMPTED"
+
+
+class RunStatus(enum.Enum):
+    """Where a run is in its lifecycle."""
+
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        """True once the run can change no more."""
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+_RANK = {
+    RunStatus.SUBMITTED: 0,
+    RunStatus.PENDING: 1,
+    RunStatus.RUNNING: 2,
+    RunStatus.COMPLETED: 3,
+    RunStatus.FAILED: 3,
+    RunStatus.CANCELLED: 3,
+}
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the platform knows of a run; the stored row's status fields."""
+
+    status: RunStatus
+    reason: str | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    attempts: int = 0
+    pod_uid: str | None = None
+    pod_created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The status a run's Kubernetes objects show right now."""
+
+    status: RunStatus
+    reason: str | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    pod_uid: str | None = None
+    pod_created_at: datetime | None = None
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Kubernetes timestamps (RFC 3339, `Z` suffix, optional fraction) as aware datetimes."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    for cond in obj.get("status", {}).get("conditions") or ():
+        if cond.get("type") == type_ and cond.get("status") == "True":
+            return dict(cond)
+    return None
+
+
+def _main_state(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    for cs in pod.get("status", {}).get("containerStatuses") or ():
+        if cs.get("name") == MAIN_CONTAINER:
+            state: Mapping[str, Any] = cs.get("state") or {}
+            return state
+    return {}
+
+
+def _terminated(obs: Observation, term: Mapping[str, Any]) -> Observation:
+    code = term.get("exitCode")
+    reason = term.get("reason") or ("Completed" if code == 0 else "Error")
+    message = term.get("message") or (
+        f"The main container exited with code {code}." if code else None
+    )
+    return replace(
+        obs,
+        status=RunStatus.COMPLETED if code == 0 else RunStatus.FAILED,
+        reason=reason,
+        message=message,
+        started_at=parse_time(term.get("startedAt")) or obs.started_at,
+        finished_at=parse_time(term.get("finishedAt")),
+        exit_code=code,
+    )
+
+
+def derive_from_pod(pod: Mapping[str, Any]) -> Observation:
+    """The status one pod of the run shows."""
+    meta = pod.get("metadata", {})
+    base = Observation(
+        status=RunStatus.PENDING,
+        pod_uid=meta.get("uid"),
+        pod_created_at=parse_time(meta.get("creationTimestamp")),
+    )
+    disruption = _condition(pod, "DisruptionTarget")
+    if disruption is not None:
+        return replace(base, reason=PREEMPTED, message=disruption.get("message"))
+    state = _main_state(pod)
+    phase = pod.get("status", {}).get("phase")
+    if "terminated" in state:
+        return _terminated(base, state["terminated"])
+    if phase in ("Succeeded", "Failed"):
+        return replace(
+            base,
+            status=RunStatus.COMPLETED if phase == "Succeeded" else RunStatus.FAILED,
+            reason=pod.get("status", {}).get("reason") or phase,
+            message=pod.get("status", {}).get("message"),
+        )
+    if "running" in state:
+        return replace(
+            base,
+            status=RunStatus.RUNNING,
+            started_at=parse_time(state["running"].get("startedAt")),
+        )
+    for cond in pod.get("status", {}).get("conditions") or ():
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return replace(base, reason=cond.get("reason"), message=cond.get("message"))
+    waiting = state.get("waiting") or {}
+    return replace(base, reason=waiting.get("reason"), message=waiting.get("message"))
+
+
+def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Observation | None:
+    """The status a run's Kubernetes Job and its newest pod show; None while nothing is known."""
+    observed = derive_from_pod(pod) if pod is not None else None
+    if job is not None:
+        failed = _condition(job, "Failed")
+        complete = _condition(job, "Complete")
+        finished = parse_time(job.get("status", {}).get("completionTime"))
+        if complete is not None:
+            base = observed or Observation(status=RunStatus.COMPLETED)
+            return replace(
+                base,
+                status=RunStatus.COMPLETED,
+                reason="Completed",
+                message=None,
+                exit_code=0 if base.exit_code is None else base.exit_code,
+                finished_at=finished
+                or base.finished_at
+                or parse_time(complete.get("lastTransitionTime")),
+            )
+        if failed is not None:
+            base = observed or Observation(status=RunStatus.FAILED)
+            by_container = observed is not None and observed.status is RunStatus.FAILED
+            return replace(
+                base,
+                status=RunStatus.FAILED,
+                reason=base.reason if by_container else failed.get("reason"),
+                message=base.message if by_container else failed.get("message"),
+                finished_at=base.finished_at or parse_time(failed.get("lastTransitionTime")),
+            )
+        if observed is None and job.get("spec", {}).get("suspend"):
+            return Observation(
+                status=RunStatus.PENDING,
+                reason="Queued",
+                message="Waiting in the platform's admission queue.",
+            )
+    return observed
+
+
+def decide(state: RunState, obs: Observation) -> RunState | None:
+    """The run's next state if the observation moves it forward; None when it changes nothing."""
+    if state.status.terminal:
+        return None
+    new_attempt = obs.pod_uid is not None and obs.pod_uid != state.pod_uid
+    stale_pod = state.pod_created_at is not None and (
+        obs.pod_created_at is None or obs.pod_created_at <= state.pod_created_at
+    )
+    if new_attempt and stale_pod:
+        return None  # an older pod than the one already followed
+    if not new_attempt:
+        if state.reason == PREEMPTED and obs.pod_uid is not None:
+            return None  # nothing of a preempted pod matters but its replacement
+        preempting = obs.reason == PREEMPTED
+        if not preempting:
+            if _RANK[obs.status] < _RANK[state.status]:
+                return None
+            same = (obs.status, obs.reason, obs.message) == (
+                state.status,
+                state.reason,
+                state.message,
+            )
+            if same:
+                return None
+    return RunState(
+        status=obs.status,
+        reason=obs.reason,
+        message=obs.message,
+        started_at=obs.started_at or (None if new_attempt else state.started_at),
+        finished_at=obs.finished_at,
+        exit_code=obs.exit_code,
+        attempts=state.attempts + 1 if new_attempt else state.attempts,
+        pod_uid=obs.pod_uid or state.pod_uid,
+        pod_created_at=obs.pod_created_at or state.pod_created_at,
+    )

@@ -1,0 +1,1 @@
+"""In-process publish/subscribe between the Kubernetes watch and GraphQL subscriptions."""

@@ -1,0 +1,122 @@
+"""Topics with bounded, per-subscriber buffers.
+
+Publishing never waits: a subscriber whose buffer is full is marked *lagged* and its buffer is
+dropped. The subscriber then resumes from its own cursor (re-reading a snapshot), so a slow client
+can never slow the watch that publishes, nor the other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_BUFFER = 1024
+
+
+class Lagged(Exception):
+    """Raised to a subscriber that fell behind; what it missed must be re-read from its cursor."""
+
+
+class Subscription(Generic[T]):
+    """One subscriber's view of a topic: iterate to receive, close (or `with`) to leave."""
+
+    def __init__(self, hub: Hub[T], topic: str, maxsize: int) -> None:
+        self._hub = hub
+        self.topic = topic
+        self._maxsize = maxsize
+        self._items: deque[T] = deque()
+        self._wakeup = asyncio.Event()
+        self.lagged = False
+        self.closed = False
+
+    def _offer(self, item: T) -> None:
+        if self.lagged:
+            return
+        if len(self._items) >= self._maxsize:
+            self._items.clear()
+            self.lagged = True
+        else:
+            self._items.append(item)
+        self._wakeup.set()
+
+    def drain(self) -> list[T]:
+        """Everything buffered now, without waiting (raises Lagged if items were dropped)."""
+        self._raise_if_lagged()
+        items = list(self._items)
+        self._items.clear()
+        self._wakeup.clear()
+        return items
+
+    async def next_batch(self, timeout: float | None = None) -> list[T]:
+        """Wait until something arrives (or `timeout` passes: then []), and take all of it."""
+        if not self._items and not self.lagged:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                return []
+        return self.drain()
+
+    def _raise_if_lagged(self) -> None:
+        if self.lagged:
+            self.lagged = False
+            self._wakeup.clear()
+            raise Lagged(self.topic)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        while not self.closed:
+            for item in await self.next_batch():
+                yield item
+
+    def close(self) -> None:
+        """Leave the topic; idempotent."""
+        if not self.closed:
+            self.closed = True
+            self._hub._remove(self)
+            self._wakeup.set()
+
+    def __enter__(self) -> Subscription[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Hub(Generic[T]):
+    """Named topics; `publish` hands an item to every current subscriber of the topic."""
+
+    def __init__(self, buffer: int = DEFAULT_BUFFER) -> None:
+        self._buffer = buffer
+        self._topics: defaultdict[str, set[Subscription[T]]] = defaultdict(set)
+
+    def subscribe(self, topic: str, *, buffer: int | None = None) -> Subscription[T]:
+        """Start receiving what is published on `topic` from now on."""
+        sub = Subscription(self, topic, buffer or self._buffer)
+        self._topics[topic].add(sub)
+        return sub
+
+    def publish(self, topic: str, item: T) -> int:
+        """Offer `item` to the topic's subscribers; returns how many there are. Never blocks."""
+        subs = self._topics.get(topic)
+        if not subs:
+            return 0
+        for sub in subs:
+            sub._offer(item)
+        return len(subs)
+
+    def subscriber_count(self, topic: str) -> int:
+        """How many subscribers a topic has (for metrics and tests)."""
+        return len(self._topics.get(topic, ()))
+
+    def _remove(self, sub: Subscription[T]) -> None:
+        subs = self._topics.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._topics[sub.topic]

@@ -1,0 +1,49 @@
+"""GraphQL inputs and payloads of the Job mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain.priority import Priority
+from app.graphql.errors import UserErrorType
+from app.graphql.jobs.types import JobType
+from app.graphql.runs.types import RunType
+
+
+@strawberry.input(name="EnvVarInput", description="An environment variable to set.")
+class EnvVarInput:
+    """A name/value pair."""
+
+    name: str = strawberry.field(description="Letters, digits and '_', not starting with a digit.")
+    value: str = strawberry.field(description="Any text up to 32 KiB.")
+
+
+@strawberry.input(name="CreateJobInput", description="What to run and on which GPU slice.")
+class CreateJobInput:
+    """The fields of a new Job."""
+
+    image: str = strawberry.field(description="Container image, e.g. ghcr.io/acme/train:v1.")
+    gpu: str = strawberry.field(description="A MIG profile from `gpuProfiles`, e.g. 1g.10gb.")
+    storage_gi: int = strawberry.field(description="Output storage in GiB.")
+    name: str | None = strawberry.field(
+        default=None, description="Short name (DNS label); default: from the image."
+    )
+    command: list[str] | None = strawberry.field(default=None, description="Entrypoint override.")
+    args: list[str] | None = strawberry.field(default=None, description="Arguments.")
+    env: list[EnvVarInput] | None = strawberry.field(
+        default=None, description="Environment variables of the main container."
+    )
+    priority: Priority = strawberry.field(
+        default=Priority.MEDIUM, description="Scheduling priority of its runs."
+    )
+
+
+@strawberry.type(name="CreateJobPayload", description="The result of createJob.")
+class CreateJobPayload:
+    """The new Job and its first run, or what was wrong with the input."""
+
+    job: JobType | None = strawberry.field(description="The Job, when it was created.")
+    run: RunType | None = strawberry.field(description="Its first run, when it was created.")
+    user_errors: list[UserErrorType] = strawberry.field(
+        description="Problems with the input; empty on success."
+    )

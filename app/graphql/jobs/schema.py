@@ -1,0 +1,101 @@
+"""Query and Mutation fields of the Jobs domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+from tortoise.expressions import F, Q
+
+from app.db.models import Job
+from app.domain.jobspec import EnvVar, JobInput
+from app.domain.status import RunStatus
+from app.graphql.context import Info
+from app.graphql.errors import UserErrorType
+from app.graphql.jobs.inputs import CreateJobInput, CreateJobPayload
+from app.graphql.jobs.types import JobConnection, JobType
+from app.graphql.pagination import build_connection, decode_cursor, encode_cursor, page_size
+from app.graphql.runs.types import RunType
+from app.services.jobs import submit_job
+
+
+def _after(cursor: str) -> Q:
+    at, id_ = decode_cursor(cursor, 2)
+    when = datetime.fromisoformat(str(at))
+    return Q(created_at__lt=when) | Q(created_at=when, id__lt=UUID(str(id_)))
+
+
+@strawberry.type
+class JobQueries:
+    """Reading Jobs."""
+
+    @strawberry.field(description="A Job by id.")
+    async def job(self, info: Info, id: relay.GlobalID) -> JobType | None:
+        if id.type_name != "Job":
+            return None
+        return await JobType.resolve_node(id.node_id, info=info)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="Jobs, newest first, optionally only those whose latest run has a status."
+    )
+    async def jobs(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the last Job of the previous page."),
+        ] = None,
+        status: Annotated[
+            RunStatus | None,
+            strawberry.argument(description="Only Jobs whose latest run has this status."),
+        ] = None,
+    ) -> JobConnection:
+        size = page_size(first)
+        query = Job.all()
+        if status is not None:
+            query = query.filter(runs__status=status, runs__number=F("run_count"))
+        if after is not None:
+            query = query.filter(_after(after))
+        rows = await query.order_by("-created_at", "-id").limit(size + 1)
+        return build_connection(  # type: ignore[return-value]
+            JobConnection,
+            rows,
+            size,
+            has_previous=after is not None,
+            cursor_of=lambda j: encode_cursor(j.created_at.isoformat(), str(j.id)),
+            node_of=JobType.from_model,
+        )
+
+
+@strawberry.type
+class JobMutations:
+    """Changing Jobs."""
+
+    @strawberry.mutation(description="Create a Job and start its first run.")
+    async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
+        platform = info.context.platform
+        data = JobInput(
+            image=input.image,
+            gpu=input.gpu,
+            storage_gi=input.storage_gi,
+            name=input.name,
+            command=input.command,
+            args=input.args,
+            env=[EnvVar(name=v.name, value=v.value) for v in input.env or ()],
+            priority=input.priority,
+        )
+        result = await submit_job(
+            platform.kube, platform.hub, data, platform.limits, platform.manifest_settings
+        )
+        payload: dict[str, Any] = {
+            "job": JobType.from_model(result.job) if result.job else None,
+            "run": RunType.from_model(result.run) if result.run else None,
+            "user_errors": [UserErrorType.from_domain(e) for e in result.errors],
+        }
+        return CreateJobPayload(**payload)

@@ -1,0 +1,107 @@
+"""GraphQL types of Jobs: the Job node, its environment variables, and the jobs connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from app.db.models import Job
+from app.domain.priority import Priority
+from app.graphql.context import Info
+from app.graphql.pagination import build_connection, decode_cursor, encode_cursor, page_size
+from app.graphql.runs.types import RunConnection, RunType, parse_uuid
+
+PriorityEnum = strawberry.enum(
+    Priority,
+    name="Priority",
+    description="How urgently a run should get a GPU slice; higher may preempt lower.",
+)
+
+
+@strawberry.type(name="EnvVar", description="An environment variable of the main container.")
+class EnvVarType:
+    """A name/value pair."""
+
+    name: str = strawberry.field(description="Variable name.")
+    value: str = strawberry.field(description="Variable value.")
+
+
+@strawberry.type(name="Job", description="What to run, on which GPU slice; rerun to run again.")
+class JobType(relay.Node):
+    """An immutable Job definition."""
+
+    id: relay.NodeID[str]
+    name: str = strawberry.field(description="Short name, shown in lists.")
+    image: str = strawberry.field(description="Container image reference.")
+    gpu: str = strawberry.field(description="MIG profile of the GPU slice, e.g. 1g.10gb.")
+    storage_gi: int = strawberry.field(description="Output storage in GiB.")
+    command: list[str] = strawberry.field(description="Entrypoint override (empty: image's).")
+    args: list[str] = strawberry.field(description="Arguments (empty: image's).")
+    env: list[EnvVarType] = strawberry.field(description="Environment of the main container.")
+    priority: Priority = strawberry.field(description="Scheduling priority of its runs.")
+    created_at: datetime = strawberry.field(description="When the Job was created.")
+
+    @classmethod
+    def from_model(cls, job: Job) -> JobType:
+        """Wrap a stored Job."""
+        return cls(
+            id=str(job.id),
+            name=job.name,
+            image=job.image,
+            gpu=job.gpu,
+            storage_gi=job.storage_gi,
+            command=list(job.command),
+            args=list(job.args),
+            env=[EnvVarType(name=v["name"], value=v["value"]) for v in job.env],
+            priority=job.priority,
+            created_at=job.created_at,
+        )
+
+    @strawberry.field(description="The runs of this Job, newest first.")
+    async def runs(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100.")
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the last run of the previous page."),
+        ] = None,
+    ) -> RunConnection:
+        size = page_size(first)
+        runs = await info.context.runs.by_job.load(UUID(self.id))
+        if after is not None:
+            (number,) = decode_cursor(after, 1)
+            runs = [r for r in runs if r.number < int(number)]
+        return build_connection(  # type: ignore[return-value]
+            RunConnection,
+            runs[: size + 1],
+            size,
+            has_previous=after is not None,
+            cursor_of=lambda r: encode_cursor(r.number),
+            node_of=RunType.from_model,
+        )
+
+    @strawberry.field(description="The newest run of this Job.")
+    async def latest_run(self, info: Info) -> RunType | None:
+        runs = await info.context.runs.by_job.load(UUID(self.id))
+        return RunType.from_model(runs[0]) if runs else None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[JobType | None]:
+        ids = [parse_uuid(i) for i in node_ids]
+        jobs = [await info.context.jobs.by_id.load(i) if i else None for i in ids]
+        return [cls.from_model(j) if j else None for j in jobs]
+
+
+@strawberry.type(name="JobConnection", description="A page of Jobs.")
+class JobConnection(relay.Connection[JobType]):
+    """Jobs, newest first."""

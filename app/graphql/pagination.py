@@ -1,0 +1,67 @@
+"""Keyset pagination: opaque cursors that hold a row's sort key, and page-size bounds."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from strawberry import relay
+
+from app.graphql.errors import PublicError
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+
+def page_size(first: int | None) -> int:
+    """The page size asked for, checked against the bounds (1 to 100)."""
+    if first is None:
+        return DEFAULT_PAGE
+    if not 1 <= first <= MAX_PAGE:
+        raise PublicError(f"`first` must be between 1 and {MAX_PAGE}.")
+    return first
+
+
+def encode_cursor(*key: str | int) -> str:
+    """An opaque cursor for a row's sort key."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> list[str | int]:
+    """The sort key inside a cursor; a PublicError if the cursor is not one of ours."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise PublicError("The cursor is not valid.") from exc
+    if not isinstance(key, list) or len(key) != arity:
+        raise PublicError("The cursor is not valid.")
+    return key
+
+
+def build_connection(
+    connection: type[relay.Connection[N]],
+    rows: Sequence[T],
+    size: int,
+    *,
+    has_previous: bool,
+    cursor_of: Callable[[T], str],
+    node_of: Callable[[T], N],
+) -> relay.Connection[N]:
+    """A connection from up to `size + 1` rows (the extra row only says there is a next page)."""
+    page = rows[:size]
+    edges = [relay.Edge(cursor=cursor_of(row), node=node_of(row)) for row in page]
+    return connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > size,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

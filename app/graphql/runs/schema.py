@@ -1,0 +1,79 @@
+"""Query and Subscription fields of the runs domain.
+
+Subscriptions subscribe to the hub first, then read the snapshot, then emit only newer
+versions: no change can fall between the snapshot and the live feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from app.db.models import Run
+from app.events.hub import Lagged
+from app.graphql.context import Info
+from app.graphql.errors import PublicError
+from app.graphql.runs.types import RunType, parse_uuid
+from app.services.runs import ALL_RUNS_TOPIC, run_topic
+
+
+def _run_uuid(id_: relay.GlobalID) -> UUID:
+    run_id = parse_uuid(id_.node_id) if id_.type_name == "Run" else None
+    if run_id is None:
+        raise PublicError("No run with this id.")
+    return run_id
+
+
+@strawberry.type
+class RunQueries:
+    """Reading runs."""
+
+    @strawberry.field(description="A run by id.")
+    async def run(self, info: Info, id: relay.GlobalID) -> RunType | None:
+        if id.type_name != "Run":
+            return None
+        return await RunType.resolve_node(id.node_id, info=info)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class RunSubscriptions:
+    """Live runs."""
+
+    @strawberry.subscription(
+        description="The run's current state, then every change; ends after a final status."
+    )
+    async def run_status(self, info: Info, run_id: relay.GlobalID) -> AsyncGenerator[RunType, None]:
+        run_uuid = _run_uuid(run_id)
+        hub = info.context.platform.hub
+        with hub.subscribe(run_topic(run_uuid)) as feed:
+            run = await Run.get_or_none(id=run_uuid)
+            if run is None:
+                raise PublicError("No run with this id.")
+            yield RunType.from_model(run)
+            version = run.version
+            while not run.status.terminal:
+                try:
+                    batch = await feed.next_batch()
+                except Lagged:
+                    batch = [await Run.get(id=run_uuid)]
+                for changed in batch:
+                    if changed.version > version:
+                        run, version = changed, changed.version
+                        yield RunType.from_model(run)
+                        if run.status.terminal:
+                            break
+
+    @strawberry.subscription(description="Every change of every run, for dashboards.")
+    async def runs_changed(self, info: Info) -> AsyncGenerator[RunType, None]:
+        hub = info.context.platform.hub
+        with hub.subscribe(ALL_RUNS_TOPIC) as feed:
+            while True:
+                try:
+                    batch = await feed.next_batch()
+                except Lagged:
+                    continue  # a dashboard refetches its lists; newer changes keep coming
+                for run in batch:
+                    yield RunType.from_model(run)

@@ -1,0 +1,135 @@
+"""GraphQL types of runs: the Run node, its timeline, and the connection of a Job's runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+
+from app.db.models import Run, RunEvent
+from app.domain.status import RunStatus
+from app.graphql.context import Info
+
+if TYPE_CHECKING:
+    from app.graphql.jobs.types import JobType
+
+RunStatusEnum = strawberry.enum(
+    RunStatus,
+    name="RunStatus",
+    description=(
+        "Lifecycle of a run: SUBMITTED → PENDING → RUNNING → COMPLETED | FAILED, or CANCELLED."
+    ),
+)
+
+
+def parse_uuid(value: str) -> UUID | None:
+    """A UUID from a node id's inner part; None for anything else (treated as not found)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+@strawberry.type(name="RunEvent", description="One step of a run's status timeline.")
+class RunEventType:
+    """A status change, in the order the platform recorded it."""
+
+    version: int = strawberry.field(description="The run's status version after this change.")
+    status: RunStatus = strawberry.field(description="The status the run moved to.")
+    reason: str | None = strawberry.field(description="Short machine-readable cause.")
+    message: str | None = strawberry.field(description="Human-readable details.")
+    at: datetime = strawberry.field(description="When the platform recorded the change.")
+
+    @classmethod
+    def from_model(cls, event: RunEvent) -> RunEventType:
+        """Wrap a stored timeline entry."""
+        return cls(
+            version=event.version,
+            status=event.status,
+            reason=event.reason,
+            message=event.message,
+            at=event.at,
+        )
+
+
+@strawberry.type(name="Run", description="One execution of a Job, followed on the cluster.")
+class RunType(relay.Node):
+    """A run as clients see it; built from the stored row, never from the cluster directly."""
+
+    id: relay.NodeID[str]
+    number: int = strawberry.field(description="1 for the first run of a Job, +1 per rerun.")
+    status: RunStatus = strawberry.field(description="Where the run is in its lifecycle.")
+    reason: str | None = strawberry.field(
+        description="Why the run is in this status (e.g. Unschedulable, OOMKilled, Error)."
+    )
+    message: str | None = strawberry.field(
+        description="Details for a person, e.g. the scheduler's message."
+    )
+    status_version: int = strawberry.field(
+        description="Increases with every status change; drop events with a lower version."
+    )
+    submitted_at: datetime = strawberry.field(description="When the run was submitted.")
+    started_at: datetime | None = strawberry.field(description="When the main container started.")
+    finished_at: datetime | None = strawberry.field(description="When the run ended.")
+    exit_code: int | None = strawberry.field(description="Exit code of the main container.")
+    attempts: int = strawberry.field(
+        description="Pods the run needed so far (more than one after preemption)."
+    )
+    job_id: strawberry.Private[UUID]
+
+    @classmethod
+    def from_model(cls, run: Run) -> RunType:
+        """Wrap a stored run."""
+        return cls(
+            id=str(run.id),
+            number=run.number,
+            status=run.status,
+            reason=run.reason,
+            message=run.message,
+            status_version=run.version,
+            submitted_at=run.submitted_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            exit_code=run.exit_code,
+            attempts=run.attempts,
+            job_id=run.job_id,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field(description="The Job this run executes.")
+    async def job(
+        self, info: Info
+    ) -> Annotated[JobType, strawberry.lazy("app.graphql.jobs.types")]:
+        from app.graphql.jobs.types import JobType
+
+        job = await info.context.jobs.by_id.load(self.job_id)
+        assert job is not None  # a run never outlives its job
+        return JobType.from_model(job)
+
+    @strawberry.field(description="Every status change of the run, oldest first.")
+    async def timeline(self, info: Info) -> list[RunEventType]:
+        events = await info.context.runs.events.load(UUID(self.id))
+        return [RunEventType.from_model(e) for e in events]
+
+    @strawberry.field(description="Seconds between start and end (or now, while running).")
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[RunType | None]:
+        ids = [parse_uuid(i) for i in node_ids]
+        found = {r.id: r for r in await Run.filter(id__in=[i for i in ids if i])}
+        return [cls.from_model(found[i]) if i in found else None for i in ids]
+
+
+@strawberry.type(name="RunConnection", description="A page of runs.")
+class RunConnection(relay.Connection[RunType]):
+    """Runs of a Job, newest first."""

@@ -1,0 +1,47 @@
+"""The schema: every domain's fields merged, with limits and error masking."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from app.graphql.cluster.schema import ClusterQueries
+from app.graphql.errors import should_mask
+from app.graphql.jobs.schema import JobMutations, JobQueries
+from app.graphql.runs.schema import RunQueries, RunSubscriptions
+
+MAX_DEPTH = 12
+MAX_TOKENS = 2000
+
+
+@strawberry.type
+class NodeQueries:
+    """Relay's object lookup by global id."""
+
+    node: relay.Node | None = relay.node(description="Any object by its global id.")
+
+
+Query = merge_types("Query", (NodeQueries, JobQueries, RunQueries, ClusterQueries))
+Mutation = merge_types("Mutation", (JobMutations,))
+Subscription = merge_types("Subscription", (RunSubscriptions,))
+
+
+def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
+    """The API's schema; limits come from configuration."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            QueryDepthLimiter(max_depth=max_depth),
+            MaxTokensLimiter(max_token_count=max_tokens),
+            MaskErrors(should_mask_error=should_mask),
+        ],
+    )
+
+
+def export_schema() -> str:
+    """The SDL checked in as schema.graphql."""
+    return build_schema().as_str() + "\n"

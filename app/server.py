@@ -1,0 +1,66 @@
+"""The ASGI application: GraphQL over HTTP and websockets, health, and the platform's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from app.config import Settings
+from app.graphql.context import Context
+from app.graphql.schema import build_schema
+from app.services.platform import Platform
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context; both websocket sub-protocols are accepted."""
+
+    def __init__(self, platform: Platform) -> None:
+        settings = platform.settings
+        super().__init__(
+            build_schema(settings.max_query_depth, settings.max_query_tokens),
+            graphql_ide="graphiql",
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        )
+        self.platform = platform
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        """A fresh context (and fresh data loaders) per operation."""
+        return Context(platform=self.platform, request=request, response=response)
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up."""
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings, platform: Platform | None = None) -> Starlette:
+    """The API app; its lifespan starts and stops the platform."""
+    platform = platform or Platform(settings)
+    graphql = GraphQLApp(platform)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await platform.start()
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    return app

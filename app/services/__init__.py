@@ -1,0 +1,1 @@
+"""Use cases the GraphQL schema (and the CLI, and tests) call: the schema stays thin."""

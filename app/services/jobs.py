@@ -1,0 +1,101 @@
+"""Submitting Jobs: validate, record, create the Kubernetes Job, and never leave half a run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from tortoise.transactions import in_transaction
+
+from app.db.models import Job, Run, RunEvent
+from app.domain.errors import ErrorCode, UserError
+from app.domain.jobspec import EnvVar, JobInput, JobSpec, Limits, validate_job
+from app.domain.status import RunStatus
+from app.events.hub import Hub
+from app.kube.labels import kube_job_name
+from app.kube.manifests import ManifestSettings, RunRef, run_job
+from app.services.runs import fail_run, publish
+
+log = logging.getLogger(__name__)
+
+SUBMIT_FAILED = "SubmitFailed"
+
+
+@dataclass
+class Submitted:
+    """What createJob returns: the Job, its first run, and any error that happened on the way."""
+
+    job: Job | None
+    run: Run | None
+    errors: list[UserError]
+
+
+def spec_of(job: Job) -> JobSpec:
+    """The validated spec a stored Job was created from."""
+    return JobSpec(
+        name=job.name,
+        image=job.image,
+        gpu=job.gpu,
+        storage_gi=job.storage_gi,
+        command=tuple(job.command),
+        args=tuple(job.args),
+        env=tuple(EnvVar(**var) for var in job.env),
+        priority=job.priority,
+    )
+
+
+def _cluster_message(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"The cluster refused the run ({exc.status} {exc.reason})."
+    return "The cluster could not be reached; the run was not started."
+
+
+async def start_run(
+    api: client.ApiClient, hub: Hub[Run], settings: ManifestSettings, job: Job, run: Run
+) -> UserError | None:
+    """Create the run's Kubernetes Job; on failure the run is FAILED and the error returned."""
+    manifest = run_job(
+        spec_of(job), RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number), settings
+    )
+    try:
+        await client.BatchV1Api(api).create_namespaced_job(settings.namespace, manifest)
+    except Exception as exc:
+        log.warning("creating the Kubernetes Job of run %s failed: %r", run.id, exc)
+        message = _cluster_message(exc)
+        await fail_run(hub, run, SUBMIT_FAILED, message)
+        return UserError(None, message, ErrorCode.CLUSTER_UNAVAILABLE)
+    return None
+
+
+async def submit_job(
+    api: client.ApiClient,
+    hub: Hub[Run],
+    data: JobInput,
+    limits: Limits,
+    settings: ManifestSettings,
+) -> Submitted:
+    """Validate and store a Job with its first run, then start the run on the cluster."""
+    spec = validate_job(data, limits)
+    if isinstance(spec, list):
+        return Submitted(job=None, run=None, errors=spec)
+    async with in_transaction():
+        job = await Job.create(
+            name=spec.name,
+            image=spec.image,
+            gpu=spec.gpu,
+            storage_gi=spec.storage_gi,
+            command=list(spec.command),
+            args=list(spec.args),
+            env=[{"name": v.name, "value": v.value} for v in spec.env],
+            priority=spec.priority,
+            run_count=1,
+        )
+        run = Run(job=job, number=1, status=RunStatus.SUBMITTED)
+        run.kube_name = kube_job_name(str(run.id))
+        await run.save()
+        await RunEvent.create(run=run, version=run.version, status=run.status)
+    publish(hub, run)
+    error = await start_run(api, hub, settings, job, run)
+    return Submitted(job=job, run=run, errors=[error] if error else [])

@@ -1,0 +1,102 @@
+"""The running platform: settings, database, cluster connection, event hub and run tracker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from app.config import Settings
+from app.db.models import Run
+from app.db.setup import close_database, open_database
+from app.domain.jobspec import Limits
+from app.domain.priority import Priority, priority_class_manifest
+from app.events.hub import Hub
+from app.kube.client import connect
+from app.kube.manifests import ManifestSettings
+from app.services.tracker import RunTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    """Everything a request needs, created once per process by the app's lifespan."""
+
+    settings: Settings
+    hub: Hub[Run] = field(default_factory=Hub)
+    api: client.ApiClient | None = None
+    tracker: RunTracker | None = None
+
+    @property
+    def limits(self) -> Limits:
+        """Validation bounds from configuration."""
+        s = self.settings
+        return Limits(
+            profiles=s.gpu_profiles,
+            storage_gi_min=s.storage_gi_min,
+            storage_gi_max=s.storage_gi_max,
+        )
+
+    @property
+    def manifest_settings(self) -> ManifestSettings:
+        """Manifest choices from configuration."""
+        s = self.settings
+        return ManifestSettings(
+            namespace=s.namespace,
+            gpu_resource_prefix=s.gpu_resource_prefix,
+            output_volume=s.output_volume,
+            storage_class=s.storage_class,
+        )
+
+    @property
+    def kube(self) -> client.ApiClient:
+        """The cluster connection (only after start())."""
+        assert self.api is not None, "the platform is not started"
+        return self.api
+
+    async def start(self) -> None:
+        """Open the database, connect to the cluster, prepare it, and start following runs."""
+        await open_database(self.settings.resolved_database_url)
+        self.api = await connect(self.settings.kubeconfig, self.settings.kube_context)
+        await self._prepare_cluster()
+        self.tracker = RunTracker(
+            self.api, self.settings.namespace, self.hub, self.settings.watch_timeout_seconds
+        )
+        await self.tracker.start()
+
+    async def stop(self) -> None:
+        """Stop following runs and close connections."""
+        if self.tracker is not None:
+            await self.tracker.stop()
+        if self.api is not None:
+            await self.api.close()
+        await close_database()
+
+    async def _prepare_cluster(self) -> None:
+        """Create what the platform's runs rely on: the namespace (if asked) and PriorityClasses."""
+        core = client.CoreV1Api(self.kube)
+        if self.settings.create_namespace:
+            await _create_if_missing(
+                core.create_namespace,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": self.settings.namespace},
+                },
+            )
+        scheduling = client.SchedulingV1Api(self.kube)
+        for priority in Priority:
+            await _create_if_missing(
+                scheduling.create_priority_class, priority_class_manifest(priority)
+            )
+
+
+async def _create_if_missing(create: object, body: dict[str, object]) -> None:
+    try:
+        await create(body)  # type: ignore[operator]
+    except ApiException as exc:
+        if exc.status != 409:
+            raise

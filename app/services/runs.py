@@ -1,0 +1,105 @@
+"""Recording a run's status: conditional writes, the timeline, and publishing the change."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+
+from app.db.models import Run, RunEvent
+from app.domain.status import Observation, RunState, RunStatus, decide
+from app.events.hub import Hub
+
+log = logging.getLogger(__name__)
+
+ALL_RUNS_TOPIC = "runs"
+MAX_WRITE_ATTEMPTS = 8
+
+
+def run_topic(run_id: UUID | str) -> str:
+    """The hub topic carrying one run's changes."""
+    return f"run:{run_id}"
+
+
+def state_of(run: Run) -> RunState:
+    """The domain's view of a stored run."""
+    return RunState(
+        status=run.status,
+        reason=run.reason,
+        message=run.message,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        exit_code=run.exit_code,
+        attempts=run.attempts,
+        pod_uid=run.pod_uid,
+        pod_created_at=run.pod_created_at,
+    )
+
+
+def publish(hub: Hub[Run], run: Run) -> None:
+    """Tell subscribers of the run, and of all runs, about its new state."""
+    hub.publish(run_topic(run.id), run)
+    hub.publish(ALL_RUNS_TOPIC, run)
+
+
+async def _write(run: Run, new: RunState) -> bool:
+    """Store `new` if nobody changed the run since it was read (optimistic concurrency)."""
+    version = run.version + 1
+    async with in_transaction():
+        updated = await Run.filter(id=run.id, version=run.version).update(
+            status=new.status,
+            reason=new.reason,
+            message=new.message,
+            started_at=new.started_at,
+            finished_at=new.finished_at,
+            exit_code=new.exit_code,
+            attempts=new.attempts,
+            pod_uid=new.pod_uid,
+            pod_created_at=new.pod_created_at,
+            version=version,
+        )
+        if not updated:
+            return False
+        await RunEvent.create(
+            run_id=run.id,
+            version=version,
+            status=new.status,
+            reason=new.reason,
+            message=new.message,
+        )
+    for name, value in vars(new).items():
+        setattr(run, name, value)
+    run.version = version
+    return True
+
+
+async def apply_observation(hub: Hub[Run], run_id: UUID | str, obs: Observation) -> Run | None:
+    """Move a run forward if the observation says so; returns the run when it changed.
+
+    Another writer (a second replica, or this one's other watch) may win the race; then the
+    run is read again and the decision retaken, so the outcome does not depend on who wins.
+    """
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        run = await Run.get_or_none(id=run_id)
+        if run is None:
+            return None
+        new = decide(state_of(run), obs)
+        if new is None:
+            return None
+        if await _write(run, new):
+            publish(hub, run)
+            return run
+    log.warning("run %s: gave up after %d conflicting writes", run_id, MAX_WRITE_ATTEMPTS)
+    return None
+
+
+async def fail_run(hub: Hub[Run], run: Run, reason: str, message: str) -> Run:
+    """Mark a run FAILED for a platform-side reason (e.g. the cluster refused it)."""
+    new = RunState(status=RunStatus.FAILED, reason=reason, message=message)
+    while not await _write(run, new):
+        await run.refresh_from_db()
+        if run.status.terminal:
+            return run
+    publish(hub, run)
+    return run

@@ -1,0 +1,107 @@
+"""Follows every run in the cluster: one Jobs informer and one Pods informer for the process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from app.db.models import Run
+from app.domain.status import derive
+from app.events.hub import Hub
+from app.kube.informer import Informer
+from app.kube.labels import MANAGED_SELECTOR, RUN_ID, kube_job_name
+from app.services.runs import apply_observation
+
+Obj = dict[str, Any]
+
+
+def _run_id(obj: Obj) -> str | None:
+    labels: dict[str, str] = obj.get("metadata", {}).get("labels") or {}
+    return labels.get(RUN_ID)
+
+
+def _newest(pods: list[Obj]) -> Obj | None:
+    if not pods:
+        return None
+    return max(
+        pods, key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"])
+    )
+
+
+class RunTracker:
+    """Derives each run's status from its Job and newest pod, whatever event arrives first."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, hub: Hub[Run], timeout: int) -> None:
+        self._hub = hub
+        self._pods_by_run: defaultdict[str, set[str]] = defaultdict(set)
+        self.jobs = Informer(
+            "jobs",
+            client.BatchV1Api(api).list_namespaced_job,
+            namespace=namespace,
+            label_selector=MANAGED_SELECTOR,
+            handler=self._on_job,
+            timeout_seconds=timeout,
+        )
+        self.pods = Informer(
+            "pods",
+            client.CoreV1Api(api).list_namespaced_pod,
+            namespace=namespace,
+            label_selector=MANAGED_SELECTOR,
+            handler=self._on_pod,
+            timeout_seconds=timeout,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start both informers and wait for their first list (so reconciling starts at once)."""
+        self._tasks = [
+            asyncio.create_task(self.jobs.run(), name="informer-jobs"),
+            asyncio.create_task(self.pods.run(), name="informer-pods"),
+        ]
+
+    async def wait_synced(self) -> None:
+        """Return once both informers have listed the cluster once."""
+        await asyncio.gather(self.jobs.synced.wait(), self.pods.synced.wait())
+
+    async def stop(self) -> None:
+        """Cancel both informers."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _on_job(self, kind: str, obj: Obj) -> None:
+        run_id = _run_id(obj)
+        if run_id is not None:
+            await self._reconcile(run_id, None if kind == "DELETED" else obj)
+
+    async def _on_pod(self, kind: str, obj: Obj) -> None:
+        run_id = _run_id(obj)
+        if run_id is None:
+            return
+        name = obj["metadata"]["name"]
+        if kind == "DELETED":
+            self._pods_by_run[run_id].discard(name)
+            if not self._pods_by_run[run_id]:
+                del self._pods_by_run[run_id]
+        else:
+            self._pods_by_run[run_id].add(name)
+        await self._reconcile(run_id, self.jobs.cache.get(kube_job_name(run_id)), deleted=obj)
+
+    async def _reconcile(self, run_id: str, job: Obj | None, deleted: Obj | None = None) -> None:
+        pods = [
+            self.pods.cache[n] for n in self._pods_by_run.get(run_id, ()) if n in self.pods.cache
+        ]
+        pod = _newest(pods)
+        if (
+            pod is None
+            and deleted is not None
+            and deleted["metadata"]["name"] not in self.pods.cache
+        ):
+            pod = deleted  # the last word of a pod that is gone still says how it ended
+        observation = derive(job, pod)
+        if observation is not None:
+            await apply_observation(self._hub, run_id, observation)
