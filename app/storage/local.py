@@ -198,20 +198,20 @@ class LocalObjectStore:
         source = self.file_path(key)
 
         def download() -> None:
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             try:
-                with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                    while chunk := src.read(_COPY_CHUNK):
-                        out.write(chunk)
-                os.replace(name, path)
-            except _MISSING as exc:
-                Path(name).unlink(missing_ok=True)
-                if exc.filename == str(source):
-                    raise NotFound(key) from None
-                raise
-            except BaseException:
-                Path(name).unlink(missing_ok=True)
-                raise
+                src = source.open("rb")
+            except _MISSING:
+                raise NotFound(key) from None
+            with src:
+                fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        while chunk := src.read(_COPY_CHUNK):
+                            out.write(chunk)
+                    os.replace(name, path)
+                except BaseException:
+                    Path(name).unlink(missing_ok=True)
+                    raise
 
         await asyncio.to_thread(download)
 

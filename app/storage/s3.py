@@ -117,14 +117,16 @@ class S3ObjectStore:
     async def get(self, key: str) -> bytes:
         """GetObject, read whole."""
         response = await self._call(key, "get_object", Key=validate_key(key))
-        async with response["Body"] as body:
+        body = response["Body"]
+        async with body:
             data: bytes = await body.read()
         return data
 
     async def stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         """GetObject, read in chunks as the consumer asks for them."""
         response = await self._call(key, "get_object", Key=validate_key(key))
-        async with response["Body"] as body:
+        body = response["Body"]
+        async with body:
             async for chunk in body.iter_chunks(chunk_size):
                 yield chunk
 
@@ -247,7 +249,8 @@ class S3ObjectStore:
                         key, "get_object", Key=key, Range=f"bytes={start}-{end}", **same_version
                     )
                     offset = start
-                    async with response["Body"] as body:
+                    body = response["Body"]
+                    async with body:
                         async for chunk in body.iter_chunks(MiB):
                             await asyncio.to_thread(_pwrite_all, fd, chunk, offset)
                             offset += len(chunk)
