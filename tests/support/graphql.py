@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -10,6 +11,11 @@ from typing import Any
 
 import httpx
 import websockets
+
+
+def node_uuid(global_id: str) -> str:
+    """The database id inside a Relay global id (`base64("Run:<uuid>")`)."""
+    return base64.b64decode(global_id).decode().split(":", 1)[1]
 
 
 class GraphQLHTTP:

@@ -1,0 +1,104 @@
+"""Listing Jobs: newest first, keyset pages, status filter, node lookup, bounded SQL per page."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.api.operations import CREATE_JOB, JOBS, RUN_STATUS, job_input
+from tests.support.api import Api, QueryCounter
+from tests.support.graphql import subscribe
+
+NODE = """
+query Node($id: ID!) {
+  node(id: $id) { __typename id ... on Job { name } ... on Run { number status } }
+}
+"""
+
+GPU_PROFILES = "{ gpuProfiles { name memoryGb computeSlices gpuModel } }"
+
+
+async def create_jobs(api: Api, prefix: str, count: int) -> list[dict[str, Any]]:
+    created = []
+    for i in range(count):
+        payload = (
+            await api.gql(CREATE_JOB, {"input": job_input(name=f"{prefix}-{i}", command=["true"])})
+        )["createJob"]
+        assert payload["userErrors"] == []
+        created.append(payload)
+    return created
+
+
+async def all_pages(api: Api, size: int, **variables: Any) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = (await api.gql(JOBS, {"first": size, "after": after, **variables}))["jobs"]
+        nodes += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = page["pageInfo"]["endCursor"]
+
+
+async def test_pages_walk_every_job_newest_first_without_overlap(api: Api) -> None:
+    created = await create_jobs(api, "page", 7)
+    ids = [c["job"]["id"] for c in created]
+    nodes = await all_pages(api, 3)
+    listed = [n["id"] for n in nodes if n["id"] in ids]
+    assert listed == list(reversed(ids))
+    assert len({n["id"] for n in nodes}) == len(nodes)
+
+
+async def test_a_page_of_50_jobs_with_their_runs_costs_a_constant_number_of_queries(
+    api: Api, sql_queries: QueryCounter
+) -> None:
+    await create_jobs(api, "bulk", 50)
+    sql_queries.statements.clear()
+    page = (await api.gql(JOBS, {"first": 50}))["jobs"]
+    assert len(page["edges"]) == 50
+    assert all(e["node"]["runs"]["edges"] for e in page["edges"])
+    # jobs + runs of those jobs + timelines of those runs: three, whatever the page size.
+    assert len(sql_queries.statements) <= 3, sql_queries.statements
+
+
+async def test_status_filter_uses_the_latest_run(api: Api) -> None:
+    (done,) = await create_jobs(api, "filter-done", 1)
+    async with subscribe(api.ws_url, RUN_STATUS, {"runId": done["run"]["id"]}) as sub:
+        await asyncio.wait_for(sub.collect(), timeout=60)
+    completed = await all_pages(api, 100, status="COMPLETED")
+    assert done["job"]["id"] in {n["id"] for n in completed}
+    assert all(n["latestRun"]["status"] == "COMPLETED" for n in completed)
+    failed = await all_pages(api, 100, status="FAILED")
+    assert done["job"]["id"] not in {n["id"] for n in failed}
+
+
+async def test_page_size_is_bounded(api: Api) -> None:
+    for first in (0, 101):
+        body = await api.http.execute(JOBS, {"first": first})
+        assert body["errors"][0]["message"] == "`first` must be between 1 and 100."
+
+
+async def test_a_foreign_cursor_is_refused(api: Api) -> None:
+    body = await api.http.execute(JOBS, {"first": 1, "after": "bm90IG91cnM="})
+    assert body["errors"][0]["message"] == "The cursor is not valid."
+
+
+async def test_node_resolves_jobs_and_runs_by_global_id(api: Api) -> None:
+    (created,) = await create_jobs(api, "node", 1)
+    job = (await api.gql(NODE, {"id": created["job"]["id"]}))["node"]
+    assert job == {"__typename": "Job", "id": created["job"]["id"], "name": "node-0"}
+    run = (await api.gql(NODE, {"id": created["run"]["id"]}))["node"]
+    assert run["__typename"] == "Run" and run["number"] == 1
+    missing = "Sm9iOjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA=="  # Job:<zero uuid>
+    assert (await api.gql(NODE, {"id": missing}))["node"] is None
+
+
+async def test_gpu_profiles_are_the_configured_ones_smallest_first(api: Api) -> None:
+    profiles = (await api.gql(GPU_PROFILES))["gpuProfiles"]
+    assert [p["name"] for p in profiles] == ["1g.10gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]
+    assert profiles[-1] == {
+        "name": "7g.80gb",
+        "memoryGb": 80,
+        "computeSlices": 7,
+        "gpuModel": "A100-80GB",
+    }

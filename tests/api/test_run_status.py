@@ -1,0 +1,94 @@
+"""A run followed live: the runStatus subscription over graphql-transport-ws, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from tests.api.operations import CREATE_JOB, RUN, RUN_STATUS, job_input
+from tests.support.api import Api
+from tests.support.graphql import node_uuid, subscribe
+
+
+async def create(api: Api, **overrides: object) -> dict[str, Any]:
+    payload = (await api.gql(CREATE_JOB, {"input": job_input(**overrides)}))["createJob"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    run: dict[str, Any] = payload["run"]
+    return run
+
+
+def statuses(events: list[dict[str, Any]]) -> list[str]:
+    """The distinct statuses in order (reason-only updates repeat a status)."""
+    seen: list[str] = []
+    for event in events:
+        status = event["runStatus"]["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+    return seen
+
+
+async def follow(api: Api, run_id: str) -> list[dict[str, Any]]:
+    async with subscribe(api.ws_url, RUN_STATUS, {"runId": run_id}) as sub:
+        return await asyncio.wait_for(sub.collect(), timeout=60)
+
+
+async def test_a_run_goes_pending_running_completed(api: Api) -> None:
+    run = await create(api, command=["sh", "-c", "echo hi; sleep 1"])
+    events = await follow(api, run["id"])
+    assert statuses(events)[-3:] == ["PENDING", "RUNNING", "COMPLETED"]
+    assert statuses(events)[0] in ("SUBMITTED", "PENDING")
+    versions = [e["runStatus"]["statusVersion"] for e in events]
+    assert versions == sorted(set(versions)), "versions strictly increase"
+    last = events[-1]["runStatus"]
+    assert last["exitCode"] == 0 and last["startedAt"] and last["finishedAt"]
+    assert last["attempts"] == 1
+    # The query agrees with the stream, and the timeline recorded every step.
+    fetched = (await api.gql(RUN, {"id": run["id"]}))["run"]
+    assert fetched["status"] == "COMPLETED" and fetched["statusVersion"] == last["statusVersion"]
+    timeline = [e["status"] for e in fetched["timeline"]]
+    assert timeline[0] == "SUBMITTED" and timeline[-1] == "COMPLETED" and "RUNNING" in timeline
+
+
+async def test_a_failing_command_fails_with_its_exit_code(api: Api) -> None:
+    run = await create(api, command=["sh", "-c", "echo bye; exit 3"])
+    events = await follow(api, run["id"])
+    last = events[-1]["runStatus"]
+    assert last["status"] == "FAILED"
+    assert last["exitCode"] == 3
+    assert last["reason"] == "Error"
+    assert "3" in (last["message"] or "")
+
+
+async def test_a_subscriber_joining_after_the_end_gets_the_final_state(api: Api) -> None:
+    run = await create(api, command=["true"])
+    await follow(api, run["id"])
+    events = await follow(api, run["id"])
+    assert [e["runStatus"]["status"] for e in events] == ["COMPLETED"]
+
+
+async def test_a_run_that_does_not_fit_stays_pending_with_the_schedulers_reason(api: Api) -> None:
+    # Both simulated GPUs are taken by two 7g.80gb runs; a third cannot fit anywhere.
+    blockers = [
+        await create(api, gpu="7g.80gb", command=["sh", "-c", "sleep 30"], priority="EXTRA_HIGH")
+        for _ in range(2)
+    ]
+    waiting = await create(api, gpu="7g.80gb", command=["true"], priority="LOW")
+    async with subscribe(api.ws_url, RUN_STATUS, {"runId": waiting["id"]}) as sub:
+        while True:
+            event = await asyncio.wait_for(sub.next(), timeout=30)
+            assert event is not None
+            run = event["runStatus"]
+            if run["reason"] == "Unschedulable":
+                break
+    assert run["status"] == "PENDING"
+    assert "Insufficient nvidia.com/mig-7g.80gb" in run["message"]
+    # Free the GPUs for the tests that follow.
+    batch = client.BatchV1Api(api.platform.kube)
+    for r in [*blockers, waiting]:
+        await batch.delete_collection_namespaced_job(
+            api.namespace,
+            label_selector=f"walkai.io/run-id={node_uuid(r['id'])}",
+            propagation_policy="Background",
+        )

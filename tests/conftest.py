@@ -1,0 +1,142 @@
+"""Fixtures that start real parts: the simulated cluster, a database, and the API under uvicorn.
+
+Every test that uses `api` runs once per database backend: SQLite, and the PostgreSQL whose URL
+`scripts/test.sh` exports as WALKAI_TEST_POSTGRES_URL (required when CI is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from app.config import load_settings
+from app.server import create_app
+from app.services.platform import Platform
+from tests.support.api import Api, QueryCounter
+from tests.support.graphql import GraphQLHTTP
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+async def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """One simulated cluster (default: 2 nodes, 1 A100-80GB each) for the session."""
+    from app.sim.cluster import SimCluster
+
+    cluster = SimCluster(port=0, config_path=None, workdir=tmp_path_factory.mktemp("sim"))
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(sim_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig for the simulated cluster (kubectl and kubernetes-asyncio)."""
+    path = tmp_path_factory.mktemp("kube") / "config"
+    sim_cluster.write_kubeconfig(path)
+    return path
+
+
+async def _postgres_database(base_url: str) -> tuple[str, str]:
+    import asyncpg
+
+    name = f"walkai_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(base_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[str, str]]:
+    """(backend, URL) of a fresh, empty database."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield backend, f"sqlite://{tmp_path_factory.mktemp('db') / 'walkai.db'}"
+        return
+    base = os.environ.get("WALKAI_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs WALKAI_TEST_POSTGRES_URL (scripts/test.sh starts PostgreSQL)")
+        pytest.skip("no PostgreSQL: run scripts/test.sh, or set WALKAI_TEST_POSTGRES_URL")
+    url, _ = await _postgres_database(base)
+    yield backend, url
+
+
+@pytest.fixture(scope="session")
+async def api(
+    database: tuple[str, str],
+    sim_cluster: Any,
+    kubeconfig: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Api]:
+    """The API under uvicorn on a free port, on the simulated cluster, one per backend."""
+    backend, url = database
+    namespace = f"walkai-{backend}"
+    settings = load_settings(
+        database_url=url,
+        data_dir=tmp_path_factory.mktemp(f"data-{backend}"),
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        create_namespace=True,
+        output_volume="emptyDir",
+        watch_timeout_seconds=30,
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    platform: Platform = app.state.platform
+    assert platform.tracker is not None
+    await platform.tracker.wait_synced()
+    http = GraphQLHTTP(f"http://127.0.0.1:{port}")
+    try:
+        yield Api(
+            backend=backend,
+            base_url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{port}/graphql",
+            http=http,
+            platform=platform,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            cluster=sim_cluster,
+        )
+    finally:
+        await http.close()
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def sql_queries() -> Iterator[QueryCounter]:
+    """Collects SQL statements run while the test body runs."""
+    logger = logging.getLogger("tortoise.db_client")
+    counter = QueryCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
