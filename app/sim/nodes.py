@@ -127,6 +127,8 @@ class SimConfig:
 
     nodes: tuple[NodeSpec, ...]
     mig_resource_prefix: str = DEFAULT_MIG_PREFIX
+    # image name without tag -> the argv its ENTRYPOINT would give (used when only args are set)
+    image_entrypoints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def mig_resource(self, profile: str) -> str:
         """The extended-resource name pods request for ``profile``."""
@@ -159,6 +161,8 @@ def load_config(path: str | Path | None = None) -> SimConfig:
     Format::
 
         migResourcePrefix: nvidia.com/mig-     # optional
+        imageEntrypoints:                      # optional: argv prefix for containers with args only
+          ghcr.io/walkai/jobs: [walkai-jobs]
         nodes:
           - name: gpu-1                        # default sim-node-<n>
             cpu: "16"                          # optional, quantities as in Kubernetes
@@ -211,6 +215,10 @@ def config_from_dict(data: Mapping[str, Any]) -> SimConfig:
     return SimConfig(
         nodes=tuple(nodes),
         mig_resource_prefix=str(data.get("migResourcePrefix", DEFAULT_MIG_PREFIX)),
+        image_entrypoints={
+            str(image): tuple(str(part) for part in argv)
+            for image, argv in (data.get("imageEntrypoints") or {}).items()
+        },
     )
 
 

@@ -43,6 +43,7 @@ from typing import Any
 
 from app.sim.conditions import get_condition, set_condition
 from app.sim.nodes import MigDevice, NodeSpec, SimConfig, allocate, parse_quantity
+from app.sim.store import now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +452,7 @@ class Scheduler:
         node.take(request, devices)
 
     def _bind(self, pod: dict[str, Any], node: str, devices: Sequence[MigDevice]) -> None:
-        now = self._now()
+        now = now_rfc3339()
 
         def bind(obj: dict[str, Any]) -> None:
             obj["spec"]["nodeName"] = node
@@ -473,7 +474,7 @@ class Scheduler:
         self.store.record_event(bound, "Scheduled", f"Successfully assigned {_key(pod)} to {node}")
 
     def _mark_unschedulable(self, pod: dict[str, Any], message: str, nominated: str | None) -> None:
-        now = self._now()
+        now = now_rfc3339()
         previous = get_condition(pod, "PodScheduled")
         changed = previous is None or previous.get("message") != message
 
@@ -508,7 +509,7 @@ class Scheduler:
         victims: Sequence[Candidate],
         running: list[tuple[dict[str, Any], Candidate]],
     ) -> None:
-        now = self._now()
+        now = now_rfc3339()
         chosen = {v.key for v in victims}
         for pod, _ in running:
             if _key(pod) not in chosen:
@@ -539,9 +540,3 @@ class Scheduler:
             # The victim keeps its place until the kubelet removes it; marking it lets this pass
             # see the preemption as in progress.
             pod["metadata"]["deletionTimestamp"] = now
-
-    @staticmethod
-    def _now() -> str:
-        from app.sim.store import now_rfc3339
-
-        return now_rfc3339()

@@ -1,0 +1,55 @@
+"""The controllers of the simulated cluster, started and stopped together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.sim.errors import ApiError
+from app.sim.jobcontroller import JobController
+from app.sim.kubelet import Kubelet
+from app.sim.nodes import SimConfig, node_object
+from app.sim.scheduler import Scheduler
+from app.sim.store import now_rfc3339
+
+
+class Controllers:
+    """Scheduler, Job controller and kubelet over one store; ``kubelet`` is the LogSource."""
+
+    def __init__(self, store: Any, config: SimConfig, workdir: Path) -> None:
+        self.store = store
+        self.config = config
+        self.workdir = Path(workdir)
+        self.scheduler = Scheduler(store, config)
+        self.jobs = JobController(store)
+        self.kubelet = Kubelet(store, config, self.workdir)
+        self.started = False
+
+    async def start(self) -> None:
+        """Register the nodes (if absent) and start every controller."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        now = now_rfc3339()
+        for node in self.config.nodes:
+            try:
+                self.store.create("nodes", None, node_object(node, self.config, now))
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+        await self.kubelet.start()
+        await self.jobs.start()
+        await self.scheduler.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop the controllers; every container process is killed and reaped."""
+        if not self.started:
+            return
+        self.started = False
+        await self.scheduler.stop()
+        await self.jobs.stop()
+        await self.kubelet.stop()
+
+
+def build_controllers(store: Any, config: SimConfig, workdir: Path) -> Controllers:
+    """The controllers of a simulated cluster working on ``store``."""
+    return Controllers(store, config, workdir)
