@@ -110,6 +110,9 @@ async def sim(tmp_path: Path) -> AsyncIterator[Sim]:
         yield value
 
 
+Sim.make_job = staticmethod(make_job)  # type: ignore[attr-defined]
+
+
 class running_sim:
     """Start a store and controllers for ``config``; stop (killing processes) on exit."""
 

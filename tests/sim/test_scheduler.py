@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import TYPE_CHECKING
 
-pytest.register_assert_rewrite("tests.sim.conftest_controllers")
+if TYPE_CHECKING:
+    from tests.sim.conftest_controllers import Sim
 
-from tests.sim.conftest_controllers import Sim, make_job  # noqa: E402
-
-pytest_plugins = ["tests.sim.conftest_controllers"]
 
 IGNORE_DISRUPTION = {
     "rules": [
@@ -27,12 +25,12 @@ def _running(sim: Sim, job: str) -> dict | None:
 
 async def test_full_cluster_leaves_pod_pending_until_capacity_frees(sim: Sim):
     for name in ("big-1", "big-2"):
-        sim.store.create("jobs", "default", make_job(name, "sleep 30", profile="7g.80gb"))
+        sim.store.create("jobs", "default", sim.make_job(name, "sleep 30", profile="7g.80gb"))
     await sim.wait_for(lambda: _running(sim, "big-1") and _running(sim, "big-2"))
     nodes = {_running(sim, n)["spec"]["nodeName"] for n in ("big-1", "big-2")}
     assert nodes == {"sim-node-1", "sim-node-2"}
 
-    sim.store.create("jobs", "default", make_job("waiting", "echo done", profile="3g.40gb"))
+    sim.store.create("jobs", "default", sim.make_job("waiting", "echo done", profile="3g.40gb"))
     pod = await sim.wait_for(
         lambda: [p for p in sim.job_pods("waiting") if p["status"].get("conditions")]
     )
@@ -59,7 +57,7 @@ async def test_full_cluster_leaves_pod_pending_until_capacity_frees(sim: Sim):
 
 async def test_mig_slices_share_a_gpu(sim: Sim):
     for name, profile in (("a", "4g.40gb"), ("b", "3g.40gb"), ("c", "4g.40gb")):
-        sim.store.create("jobs", "default", make_job(name, "sleep 30", profile=profile))
+        sim.store.create("jobs", "default", sim.make_job(name, "sleep 30", profile=profile))
     pods = await sim.wait_for(lambda: all(_running(sim, n) for n in "abc") and sim.pods())
     placement = {p["metadata"]["labels"]["job-name"]: p["spec"]["nodeName"] for p in pods}
     # 4g + 3g fill the first A100; the second 4g needs the other GPU.
@@ -73,7 +71,7 @@ async def test_higher_priority_preempts_lower(sim: Sim):
         sim.store.create(
             "jobs",
             "default",
-            make_job(
+            sim.make_job(
                 name,
                 "trap 'exit 143' TERM; sleep 30 & wait",
                 profile="7g.80gb",
@@ -86,7 +84,9 @@ async def test_higher_priority_preempts_lower(sim: Sim):
     victims_before = {n: _running(sim, n)["metadata"]["name"] for n in ("low-1", "low-2")}
 
     sim.store.create(
-        "jobs", "default", make_job("urgent", "sleep 30", profile="7g.80gb", priority_class="high")
+        "jobs",
+        "default",
+        sim.make_job("urgent", "sleep 30", profile="7g.80gb", priority_class="high"),
     )
     urgent = await sim.wait_for(lambda: _running(sim, "urgent"))
     preempted = [name for name in victims_before.values() if sim.events(name, "Preempted")]
@@ -118,7 +118,7 @@ async def test_preemption_marks_victim_with_disruption_target(sim: Sim):
     sim.store.create(
         "jobs",
         "default",
-        make_job(
+        sim.make_job(
             "victim",
             "sleep 30",
             profile="7g.80gb",
@@ -135,7 +135,7 @@ async def test_preemption_marks_victim_with_disruption_target(sim: Sim):
     seen: list[dict] = []
     subscription = sim.store.subscribe("pods")
     sim.store.create(
-        "jobs", "default", make_job("vip", "sleep 30", profile="7g.80gb", priority_class="high")
+        "jobs", "default", sim.make_job("vip", "sleep 30", profile="7g.80gb", priority_class="high")
     )
     async for event in subscription:
         pod = event.object
