@@ -10,7 +10,7 @@ from app.domain.status import RunStatus
 
 
 class Job(Model):
-    """A definition of what to run; never edited, rerun to execute again."""
+    """A definition of what to run. Never edited: a rerun executes it again."""
 
     id = fields.UUIDField(primary_key=True)
     name = fields.CharField(max_length=63)

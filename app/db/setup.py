@@ -37,7 +37,9 @@ async def open_database(database_url: str, *, apply_migrations: bool = True) -> 
     """Migrate, then open the connections the app uses."""
     if apply_migrations:
         await migrate_database(database_url)
-    await Tortoise.init(config=tortoise_config(database_url))
+    # The lifespan runs in its own task; requests and watches run in others. The global
+    # fallback makes the connections visible to all of them, not just to this task's context.
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close_database() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 MAIN_CONTAINER = "main"
 PREEMPTED = "PREEMPTED"
+# Job failures that only follow a pod's failure: the pod tells the exit code.
+POD_LED_FAILURES = frozenset({"BackoffLimitExceeded", "PodFailurePolicy"})
 
 
 class RunStatus(enum.Enum):
@@ -168,6 +170,10 @@ def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Obse
                 or parse_time(complete.get("lastTransitionTime")),
             )
         if failed is not None:
+            pod_led = failed.get("reason") in POD_LED_FAILURES
+            if pod_led and observed is not None and not observed.status.terminal:
+                # The Job saw the pod fail before our pod watch did: its exit code is on the way.
+                return observed
             base = observed or Observation(status=RunStatus.FAILED)
             by_container = observed is not None and observed.status is RunStatus.FAILED
             return replace(

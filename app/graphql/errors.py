@@ -35,6 +35,6 @@ class PublicError(Exception):
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask every error but GraphQL's own (syntax, validation) and PublicError."""
+    """Mask every error but GraphQL's own (syntax, validation, variables) and PublicError."""
     original = error.original_error
-    return original is not None and not isinstance(original, PublicError)
+    return original is not None and not isinstance(original, PublicError | GraphQLError)

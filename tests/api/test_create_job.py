@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from app.db.models import Job, Run
 from tests.api.operations import CREATE_JOB, RUN, job_input
 from tests.support.api import Api
-
-
-def kubectl(api: Api, *args: str) -> str:
-    result = subprocess.run(
-        ["kubectl", f"--kubeconfig={api.kubeconfig}", "-n", api.namespace, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return result.stdout
+from tests.support.kubectl import kubectl
 
 
 async def test_create_job_creates_a_kubernetes_job(api: Api) -> None:
@@ -44,7 +33,11 @@ async def test_create_job_creates_a_kubernetes_job(api: Api) -> None:
     assert run["number"] == 1 and run["status"] in ("SUBMITTED", "PENDING", "RUNNING")
 
     run_row = await Run.get(number=1, job__name="train-small")
-    manifest = json.loads(kubectl(api, "get", "job", run_row.kube_name, "-o", "json"))
+    manifest = json.loads(
+        await kubectl(
+            api.kubeconfig, "get", "job", run_row.kube_name, "-o", "json", namespace=api.namespace
+        )
+    )
     labels = manifest["metadata"]["labels"]
     assert labels["walkai.io/run-id"] == str(run_row.id)
     assert manifest["spec"]["backoffLimit"] == 0

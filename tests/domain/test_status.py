@@ -213,3 +213,15 @@ def test_a_failed_submission_is_terminal() -> None:
 
 def test_time_parsing_is_utc() -> None:
     assert at(T0).tzinfo is not None and at(T0) == datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+def test_a_job_failure_seen_before_the_pod_failure_waits_for_the_exit_code() -> None:
+    failed_job = job(
+        ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    )
+    running_pod = pod(phase="Running", main={"running": {"startedAt": T1}})
+    early = derive(failed_job, running_pod)
+    assert early is not None and early.status is RunStatus.RUNNING
+    gone = derive(failed_job, None)
+    assert gone is not None and gone.status is RunStatus.FAILED
+    assert gone.reason == "BackoffLimitExceeded"

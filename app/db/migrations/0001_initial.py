@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
                 ('run_count', fields.IntField(default=0)),
             ],
-            options={'table': 'job', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A definition of what to run; never edited, rerun to execute again.'},
+            options={'table': 'job', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A definition of what to run. Never edited: a rerun executes it again.'},
             bases=['Model'],
         ),
         ops.CreateModel(
