@@ -38,7 +38,8 @@ CrashLoopBackOff delays. Conditions PodReadyToStartContainers, Initialized, Cont
 Ready; podIP, hostIP, startTime. Missing secrets keep the container waiting
 (CreateContainerConfigError) and are retried every second.
 
-Deletion: SIGTERM to every process group, SIGKILL after the grace period, a terminal status and
+Deletion: SIGTERM to each container's first process, SIGKILL to its process group after the
+grace period, a terminal status and
 then ``store.remove``. ``stop()`` kills every process at once.
 """
 
@@ -227,7 +228,12 @@ class PodWorker:
             if run.process is not None and run.process.returncode is None:
                 run.killed_by_us = True
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(run.process.pid, sig)
+                    # Like containerd: the stop signal goes to the container's first process,
+                    # SIGKILL to everything in it.
+                    if sig == signal.SIGKILL:
+                        os.killpg(run.process.pid, sig)
+                    else:
+                        os.kill(run.process.pid, sig)
 
     def _kill_all(self, sig: int = signal.SIGKILL) -> None:
         self._signal(self.inits + self.mains, sig)
