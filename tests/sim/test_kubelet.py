@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from tests.sim.conftest_controllers import Sim
 
 
+LOOP = "while true; do sleep 0.05; done"
+
+
 def _pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": "main",
@@ -121,7 +124,7 @@ async def test_graceful_delete_sends_sigterm(sim: Sim):
     sim.store.create(
         "pods",
         "default",
-        _pod("polite", "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
+        _pod("polite", f"trap 'echo got-term; exit 0' TERM; echo ready; {LOOP}",
              terminationGracePeriodSeconds=10),
     )  # fmt: skip
     await sim.wait_for(lambda: "ready" in _safe_log_sync(sim, "polite"))
@@ -157,7 +160,7 @@ async def test_init_container_then_sidecar_then_main(sim: Sim):
         {"name": "fetch", "image": "x", "command": ["sh", "-c", "echo fetched > /work/init.txt"],
          "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
         {"name": "uploader", "image": "x", "restartPolicy": "Always",
-         "command": ["sh", "-c", "trap 'echo uploading; exit 0' TERM; while true; do sleep 0.05; done"]},
+         "command": ["sh", "-c", f"trap 'echo uploading; exit 0' TERM; {LOOP}"]},
     ]  # fmt: skip
     sim.store.create("pods", "default", pod)
     done = await _finished(sim, "staged")
