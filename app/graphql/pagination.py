@@ -16,7 +16,7 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 T = TypeVar("T")
-N = TypeVar("N")
+N = TypeVar("N", bound=relay.Node)
 
 
 def page_size(first: int | None) -> int:

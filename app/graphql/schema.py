@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry import relay
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
@@ -30,15 +32,17 @@ Subscription = merge_types("Subscription", (RunSubscriptions,))
 
 def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
     """The API's schema; limits come from configuration."""
+    # Configured instances are accepted, as Strawberry documents; its annotation says classes.
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxTokensLimiter(max_token_count=max_tokens),
+        MaskErrors(should_mask_error=should_mask),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxTokensLimiter(max_token_count=max_tokens),
-            MaskErrors(should_mask_error=should_mask),
-        ],
+        extensions=extensions,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, cast
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -60,7 +61,8 @@ async def start_run(
         spec_of(job), RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number), settings
     )
     try:
-        await client.BatchV1Api(api).create_namespaced_job(settings.namespace, manifest)
+        batch = client.BatchV1Api(api)
+        await batch.create_namespaced_job(settings.namespace, cast(Any, manifest))
     except Exception as exc:
         log.warning("creating the Kubernetes Job of run %s failed: %r", run.id, exc)
         message = _cluster_message(exc)

@@ -36,7 +36,8 @@ class JobQueries:
     async def job(self, info: Info, id: relay.GlobalID) -> JobType | None:
         if id.type_name != "Job":
             return None
-        return await JobType.resolve_node(id.node_id, info=info)  # type: ignore[no-any-return]
+        (job,) = await JobType.resolve_nodes(info=info, node_ids=[id.node_id])
+        return job
 
     @strawberry.field(
         description="Jobs, newest first, optionally only those whose latest run has a status."

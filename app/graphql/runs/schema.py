@@ -35,7 +35,8 @@ class RunQueries:
     async def run(self, info: Info, id: relay.GlobalID) -> RunType | None:
         if id.type_name != "Run":
             return None
-        return await RunType.resolve_node(id.node_id, info=info)  # type: ignore[no-any-return]
+        (run,) = await RunType.resolve_nodes(info=info, node_ids=[id.node_id])
+        return run
 
 
 @strawberry.type
