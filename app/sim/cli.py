@@ -34,8 +34,10 @@ async def _serve(args: argparse.Namespace) -> None:
     cluster = SimCluster(port=args.port, config_path=args.config, workdir=args.workdir)
     await cluster.start()
     cluster.write_kubeconfig(args.kubeconfig)
-    print(f"simulated cluster at {cluster.url}; kubeconfig written to {args.kubeconfig}", flush=True)
+    print(
+        f"simulated cluster at {cluster.url}; kubeconfig written to {args.kubeconfig}", flush=True
+    )
     try:
-        await asyncio.Event().wait()
+        await cluster.serve_forever()
     finally:
         await cluster.stop()

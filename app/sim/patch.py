@@ -1,0 +1,166 @@
+"""PATCH bodies: JSON merge patch (RFC 7386), strategic merge patch, JSON patch (RFC 6902)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+
+from app.sim.errors import ApiError, bad_request, unsupported_media_type
+
+MERGE = "application/merge-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+# patchMergeKey of the list fields we serve (the Go types' struct tags), by field name.
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "ports": "containerPort",
+    "ownerReferences": "uid",
+    "conditions": "type",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "schedulingGates": "name",
+    "resourceClaims": "name",
+}
+# Lists of scalars with patchStrategy "merge": the patch adds to the set.
+MERGED_SCALAR_LISTS = {"finalizers"}
+
+
+def apply_patch(content_type: str, original: dict[str, Any], body: Any) -> dict[str, Any]:
+    """The object after applying `body` of the given content type to `original`."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == JSON_PATCH:
+        return json_patch(original, body)
+    if not isinstance(body, dict):
+        raise bad_request(
+            f"json: cannot unmarshal {type(body).__name__} into Go value of type "
+            "map[string]interface {}"
+        )
+    if kind == MERGE:
+        result = merge_patch(original, body)
+    elif kind == STRATEGIC:
+        result = strategic_merge(original, body)
+    else:
+        raise unsupported_media_type(content_type)
+    if not isinstance(result, dict):
+        raise bad_request("the patch removed the whole object")
+    return result
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def json_patch(original: dict[str, Any], body: Any) -> dict[str, Any]:
+    """RFC 6902 through the jsonpatch library; 400 if malformed, 422 if an operation fails."""
+    if not isinstance(body, list):
+        raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    try:
+        patch = jsonpatch.JsonPatch(body)
+    except (jsonpatch.InvalidJsonPatch, TypeError) as exc:
+        raise bad_request(str(exc)) from None
+    try:
+        result = patch.apply(original)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError) as exc:
+        raise ApiError(422, "Invalid", str(exc)) from None
+    if not isinstance(result, dict):
+        raise bad_request("the patch did not produce an object")
+    return result
+
+
+def strategic_merge(original: Any, patch: Any, field: str = "") -> Any:
+    """Strategic merge patch for the fields we serve (directives as kubectl sends them).
+
+    Lists with a merge key merge item by item; `$patch: replace|delete`,
+    `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>` and `$retainKeys` are honoured;
+    other lists are replaced, as for fields without a patch strategy.
+    """
+    if not isinstance(patch, dict):
+        return patch
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return None
+    if directive == "replace":
+        return {k: v for k, v in patch.items() if k != "$patch"}
+    result = dict(original) if isinstance(original, dict) else {}
+    orders: dict[str, list[Any]] = {}
+    retain = patch.get("$retainKeys")
+    for key, value in patch.items():
+        if key in ("$patch", "$retainKeys"):
+            continue
+        if key.startswith("$setElementOrder/"):
+            orders[key.split("/", 1)[1]] = value
+            continue
+        if key.startswith("$deleteFromPrimitiveList/"):
+            name = key.split("/", 1)[1]
+            result[name] = [v for v in result.get(name) or [] if v not in value]
+            continue
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict):
+            merged = strategic_merge(result.get(key), value, key)
+            if merged is None:
+                result.pop(key, None)
+            else:
+                result[key] = merged
+        elif isinstance(value, list):
+            result[key] = _merge_list(key, result.get(key), value)
+        else:
+            result[key] = value
+    for name, order in orders.items():
+        if isinstance(result.get(name), list):
+            result[name] = _reorder(name, result[name], order)
+    if isinstance(retain, list):
+        result = {k: v for k, v in result.items() if k in retain}
+    return result
+
+
+def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
+    if field in MERGED_SCALAR_LISTS:
+        base = list(current) if isinstance(current, list) else []
+        return base + [v for v in patch if v not in base]
+    key = MERGE_KEYS.get(field)
+    if key is None or not all(isinstance(item, dict) for item in patch):
+        return [item for item in patch if not (isinstance(item, dict) and "$patch" in item)]
+    if any(item.get("$patch") == "replace" for item in patch):
+        return [item for item in patch if "$patch" not in item]
+    merged = [dict(item) for item in current] if isinstance(current, list) else []
+    for item in patch:
+        index = next((i for i, e in enumerate(merged) if e.get(key) == item.get(key)), None)
+        if item.get("$patch") == "delete":
+            if index is not None:
+                del merged[index]
+        elif index is None:
+            merged.append(strategic_merge({}, item, field))
+        else:
+            merged[index] = strategic_merge(merged[index], item, field)
+    return merged
+
+
+def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
+    """Apply `$setElementOrder`: listed elements first in that order, then the rest."""
+    key = MERGE_KEYS.get(field)
+
+    def ident(item: Any) -> Any:
+        return item.get(key) if key and isinstance(item, dict) else item
+
+    wanted = [ident(o) for o in order]
+    ranked = [i for i in items if ident(i) in wanted]
+    ranked.sort(key=lambda i: wanted.index(ident(i)))
+    return ranked + [i for i in items if ident(i) not in wanted]

@@ -1,0 +1,664 @@
+"""The HTTP face of the simulated cluster: Kubernetes REST paths, watch, discovery, `/_sim` admin.
+
+Everything runs on one asyncio loop next to the store. The watch path is the hot one: each
+event is serialised once (cached on the event) whatever the number of watchers, and queued
+events are written in one chunk per wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.sim import openapi, patch, resources
+from app.sim.errors import (
+    ApiError,
+    bad_request,
+    gone,
+    method_not_allowed,
+    unsupported_media_type,
+)
+from app.sim.faults import Faults
+from app.sim.resources import Resource
+from app.sim.selectors import matcher
+from app.sim.store import INITIAL_EVENTS_END, Store, Watcher, WatchEvent
+from app.sim.tables import table
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "31",
+    "gitVersion": "v1.31.0-sim",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+DEFAULT_WATCH_SECONDS = 1800
+JSON = "application/json"
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results."
+)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class LogSource(Protocol):
+    """Where `pods/log` reads from (the simulated kubelet)."""
+
+    def open_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None,
+        follow: bool,
+        timestamps: bool,
+        since_time: str | None,
+        since_seconds: int | None,
+        tail_lines: int | None,
+        limit_bytes: int | None,
+        previous: bool,
+    ) -> AsyncIterator[bytes]: ...
+
+
+@dataclass
+class ServerStats:
+    """Counters tests assert on ("exactly one log stream per pod", "the watch reconnected")."""
+
+    store: Store
+    requests: int = 0
+    watches_opened: int = 0
+    log_streams_opened: int = 0
+    open_log_streams: int = 0
+    open_log_streams_by_pod: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def open_watches(self) -> dict[str, int]:
+        """Open HTTP watches per resource."""
+        return self.store.open_watches()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The body of `GET /_sim/stats`."""
+        return {
+            "requests": self.requests,
+            "openWatches": self.open_watches,
+            "watchesOpened": self.watches_opened,
+            "openLogStreams": self.open_log_streams,
+            "openLogStreamsByPod": {k: v for k, v in self.open_log_streams_by_pod.items() if v},
+            "logStreamsOpened": self.log_streams_opened,
+            "resourceVersion": self.store.resource_version,
+        }
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A compact JSON response."""
+    return Response(_dumps(body).encode(), status, media_type=JSON)
+
+
+def error_response(error: ApiError) -> Response:
+    """The `Status` body of an API error with its code."""
+    return json_response(error.status(), error.code)
+
+
+def encode_event(event: WatchEvent) -> bytes:
+    """One watch line, serialised once per event and shared by all watchers."""
+    if event.encoded:
+        return event.encoded[0]
+    line = b'{"type":"%s","object":%s}\n' % (event.type.encode(), _dumps(event.object).encode())
+    event.encoded.append(line)
+    return line
+
+
+@dataclass
+class _Target:
+    """What a Kubernetes path names."""
+
+    res: Resource
+    namespace: str | None
+    name: str | None
+    sub: str | None
+
+
+class ApiServer:
+    """Request handlers bound to one store, log source and fault set."""
+
+    def __init__(
+        self,
+        store: Store,
+        log_source: LogSource | None,
+        faults: Faults,
+        *,
+        bookmark_interval: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.log_source = log_source
+        self.faults = faults
+        self.bookmark_interval = bookmark_interval
+        self.stats = ServerStats(store)
+        self._stopping = asyncio.Event()
+
+    def end_streams(self) -> None:
+        """End every open watch and log stream (server stop)."""
+        self._stopping.set()
+        self.store.close_watches()
+
+    def reopen(self) -> None:
+        """Accept long-running streams again after `end_streams`."""
+        self._stopping = asyncio.Event()
+
+    # -- routing -----------------------------------------------------------------------------
+
+    async def kube(self, request: Request) -> Response:
+        """Every `/api` and `/apis` path."""
+        try:
+            return await self._dispatch(request)
+        except ApiError as error:
+            return error_response(error)
+
+    async def _dispatch(self, request: Request) -> Response:
+        parts = [p for p in request.url.path.split("/") if p]
+        if parts[0] == "api":
+            if len(parts) == 1:
+                return json_response(
+                    {
+                        "kind": "APIVersions",
+                        "versions": ["v1"],
+                        "serverAddressByClientCIDRs": [
+                            {"clientCIDR": "0.0.0.0/0", "serverAddress": request.url.netloc}
+                        ],
+                    }
+                )
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) == 1:
+                return json_response(resources.api_group_list())
+            if len(parts) == 2:
+                doc = resources.api_group(parts[1])
+                if doc is None:
+                    raise _path_not_found()
+                return json_response(doc)
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if not rest:
+            if version != resources.GROUPS.get(group, "v1"):
+                raise _path_not_found()
+            return json_response(resources.api_resource_list(group, version))
+        target = self._target(group, version, rest)
+        return await self._handle(request, target)
+
+    def _target(self, group: str, version: str, rest: list[str]) -> _Target:
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) > 3:
+            raise _path_not_found()
+        res = resources.lookup(group, version, rest[0])
+        if res is None or (namespace is not None and not res.namespaced):
+            raise _path_not_found()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if sub is not None and sub not in res.subresources:
+            raise _path_not_found()
+        return _Target(res, namespace, name, sub)
+
+    async def _handle(self, request: Request, t: _Target) -> Response:
+        method = request.method
+        q = request.query_params
+        if t.name is None:
+            if method == "GET":
+                if q.get("watch") in ("1", "true", "True"):
+                    return self._watch(request, t)
+                return self._list(request, t)
+            if method == "POST":
+                return self._create(t, await _body(request))
+            if method == "DELETE":
+                return self._delete_collection(request, t)
+            raise method_not_allowed()
+        if t.sub == "log":
+            if method != "GET":
+                raise method_not_allowed()
+            return await self._log(request, t)
+        if method == "GET":
+            obj = self.store.peek_or_404(t.res.plural, t.namespace, t.name)
+            return self._object_response(request, t, obj)
+        if method == "PUT":
+            body = await _body(request)
+            self._check_kind(t.res, body)
+            return json_response(
+                self.store.update(t.res.plural, t.namespace, t.name, body, subresource=t.sub)
+            )
+        if method == "PATCH":
+            return self._patch(request, t, await _body(request))
+        if method == "DELETE" and t.sub is None:
+            return self._delete(request, t, await _body(request, optional=True))
+        raise method_not_allowed()
+
+    # -- verbs -------------------------------------------------------------------------------
+
+    def _object_response(self, request: Request, t: _Target, obj: dict[str, Any]) -> Response:
+        if _wants_table(request):
+            return json_response(
+                table(t.res.plural, [obj], resource_version=obj["metadata"]["resourceVersion"],
+                      include_object=request.query_params.get("includeObject", "Metadata"))
+            )  # fmt: skip
+        return json_response(obj)
+
+    def _list(self, request: Request, t: _Target) -> Response:
+        q = request.query_params
+        predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
+        items = self.store.scan(t.res.plural, t.namespace, predicate)
+        list_rv = self.store.resource_version
+        token = q.get("continue")
+        if token:
+            list_rv, after = _decode_continue(token)
+            try:
+                self.store.check_version(t.res.plural, list_rv)
+            except ApiError:
+                raise gone(_CONTINUE_EXPIRED) from None
+            items = [o for o in items if _sort_key(o) > after]
+        limit = _int_param(q.get("limit"), "limit") or 0
+        next_token, remaining = "", None
+        if limit > 0 and len(items) > limit:
+            remaining = len(items) - limit
+            items = items[:limit]
+            next_token = _encode_continue(list_rv, _sort_key(items[-1]))
+        if _wants_table(request):
+            return json_response(
+                table(t.res.plural, items, resource_version=str(list_rv),
+                      include_object=q.get("includeObject", "Metadata"),
+                      continue_token=next_token)
+            )  # fmt: skip
+        meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
+        if next_token:
+            meta["continue"] = next_token
+            meta["remainingItemCount"] = remaining
+        head = _dumps(
+            {"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version, "metadata": meta}
+        )
+        # Splice the items in without rebuilding a large dict.
+        body = f'{head[:-1]},"items":[{",".join(map(_dumps, items))}]}}'
+        return Response(body.encode(), media_type=JSON)
+
+    def _create(self, t: _Target, body: Any) -> Response:
+        if t.sub is not None:
+            raise method_not_allowed()
+        self._check_kind(t.res, body)
+        return json_response(self.store.create(t.res.plural, t.namespace, body), 201)
+
+    def _patch(self, request: Request, t: _Target, body: Any) -> Response:
+        content_type = request.headers.get("content-type", "")
+        current = self.store.peek_or_404(t.res.plural, t.namespace, t.name or "")
+        patched = patch.apply_patch(content_type, current, body)
+        wanted_rv = ((body if isinstance(body, dict) else {}).get("metadata") or {}).get(
+            "resourceVersion"
+        )
+        meta = dict(patched.get("metadata") or {})
+        meta["resourceVersion"] = wanted_rv or current["metadata"]["resourceVersion"]
+        patched["metadata"] = meta
+        result = self.store.update(
+            t.res.plural, t.namespace, t.name or "", patched, subresource=t.sub
+        )
+        return json_response(result)
+
+    def _delete(self, request: Request, t: _Target, body: Any) -> Response:
+        q = request.query_params
+        options = body if isinstance(body, dict) else {}
+        policy = options.get("propagationPolicy") or q.get("propagationPolicy")
+        if options.get("orphanDependents") is True or q.get("orphanDependents") == "true":
+            policy = policy or "Orphan"
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = _int_param(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
+        pre = options.get("preconditions") or {}
+        name = t.name or ""
+        result = self.store.delete(
+            t.res.plural, t.namespace, name, propagation_policy=policy,
+            grace_period_seconds=grace, uid=pre.get("uid"),
+            resource_version=pre.get("resourceVersion"),
+        )  # fmt: skip
+        if self.store.peek(t.res.plural, t.namespace, name) is not None:
+            return json_response(result, 202)
+        if t.res.return_deleted_object:
+            return json_response(result)
+        details = {"name": name, "kind": t.res.plural, "uid": result["metadata"]["uid"]}
+        if t.res.group:
+            details["group"] = t.res.group
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "details": details}  # fmt: skip
+        return json_response(status)
+
+    def _delete_collection(self, request: Request, t: _Target) -> Response:
+        q = request.query_params
+        predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
+        items = self.store.scan(t.res.plural, t.namespace, predicate)
+        deleted = []
+        for obj in list(items):
+            meta = obj["metadata"]
+            try:
+                deleted.append(
+                    self.store.delete(t.res.plural, meta.get("namespace"), meta["name"],
+                                      propagation_policy=q.get("propagationPolicy"))
+                )  # fmt: skip
+            except ApiError as error:
+                if error.code != 404:
+                    raise
+        return json_response(
+            {"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version,
+             "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted}
+        )  # fmt: skip
+
+    def _check_kind(self, res: Resource, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise bad_request(
+                "the object provided is unrecognized (must be of type " + res.kind + ")"
+            )
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if api_version and api_version != res.api_version:
+            raise bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({res.api_version})"
+            )
+        if kind and kind != res.kind:
+            raise bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+            )
+
+    # -- watch -------------------------------------------------------------------------------
+
+    def _watch(self, request: Request, t: _Target) -> Response:
+        q = request.query_params
+        predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
+        rv = q.get("resourceVersion") or ""
+        send_initial = q.get("sendInitialEvents") == "true"
+        bookmarks = q.get("allowWatchBookmarks") == "true"
+        timeout = _int_param(q.get("timeoutSeconds"), "timeoutSeconds") or DEFAULT_WATCH_SECONDS
+        since = None if send_initial or rv in ("", "0") else _int_param(rv, "resourceVersion")
+        as_table = _wants_table(request)
+        try:
+            watcher, initial = self.store.watch(
+                t.res.plural, t.namespace, since=since, predicate=predicate
+            )
+        except ApiError as error:
+            if error.code != 410:
+                raise
+            line = _dumps({"type": "ERROR", "object": error.status()}).encode() + b"\n"
+            return Response(line, media_type=JSON)
+        self.stats.watches_opened += 1
+        encode = self._table_encoder(t.res.plural) if as_table else encode_event
+        stream = self._watch_stream(watcher, initial, encode, bookmarks, send_initial, timeout)
+        return StreamingResponse(stream, media_type=JSON)
+
+    def _table_encoder(self, resource: str) -> Callable[[WatchEvent], bytes]:
+        first = [True]
+
+        def encode(event: WatchEvent) -> bytes:
+            obj = table(resource, [event.object], resource_version=str(event.resource_version),
+                        with_columns=first[0])  # fmt: skip
+            first[0] = False
+            return _dumps({"type": event.type, "object": obj}).encode() + b"\n"
+
+        return encode
+
+    def _bookmark(self, resource: str, initial_end: bool = False) -> bytes:
+        res = resources.RESOURCES[resource]
+        meta: dict[str, Any] = {"resourceVersion": str(self.store.resource_version)}
+        if initial_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+        obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
+        return _dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
+
+    async def _watch_stream(
+        self,
+        watcher: Watcher,
+        initial: list[WatchEvent],
+        encode: Callable[[WatchEvent], bytes],
+        bookmarks: bool,
+        send_initial: bool,
+        timeout: int,
+    ) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        next_bookmark = loop.time() + self.bookmark_interval
+        stopping = self._stopping
+        try:
+            for start in range(0, len(initial), 500):
+                yield b"".join(map(encode, initial[start : start + 500]))
+            if send_initial and bookmarks:
+                yield self._bookmark(watcher.resource, initial_end=True)
+            while not watcher.closed and not stopping.is_set():
+                now = loop.time()
+                if now >= deadline:
+                    break
+                wake = min(deadline, next_bookmark) if bookmarks else deadline
+                await watcher.wait(max(wake - now, 0))
+                if watcher.pending:
+                    yield b"".join(map(encode, watcher.drain()))
+                elif bookmarks and loop.time() >= next_bookmark and not watcher.closed:
+                    yield self._bookmark(watcher.resource)
+                    next_bookmark = loop.time() + self.bookmark_interval
+        finally:
+            watcher.close()
+
+    # -- logs --------------------------------------------------------------------------------
+
+    async def _log(self, request: Request, t: _Target) -> Response:
+        q = request.query_params
+        name, namespace = t.name or "", t.namespace or "default"
+        self.store.peek_or_404("pods", namespace, name)
+        if self.log_source is None:
+            raise bad_request(f'container logs are not available for pod "{name}"')
+        chunks = self.log_source.open_log(
+            namespace, name, container=q.get("container"),
+            follow=q.get("follow") == "true", timestamps=q.get("timestamps") == "true",
+            since_time=q.get("sinceTime"),
+            since_seconds=_int_param(q.get("sinceSeconds"), "sinceSeconds"),
+            tail_lines=_int_param(q.get("tailLines"), "tailLines"),
+            limit_bytes=_int_param(q.get("limitBytes"), "limitBytes"),
+            previous=q.get("previous") == "true",
+        )  # fmt: skip
+        # Errors come before the first byte: wait briefly for it so they become a Status.
+        first: asyncio.Future[bytes] = asyncio.ensure_future(anext(chunks))
+        await asyncio.wait({first}, timeout=0.2)
+        error = first.exception() if first.done() else None
+        if isinstance(error, StopAsyncIteration):
+            return Response(b"", media_type="text/plain")
+        if isinstance(error, ApiError):
+            return error_response(error)
+        if error is not None:
+            raise error
+        key = f"{namespace}/{name}"
+        return StreamingResponse(self._log_stream(key, first, chunks), media_type="text/plain")
+
+    async def _log_stream(
+        self, key: str, first: asyncio.Future[bytes], chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        stats = self.stats
+        stats.log_streams_opened += 1
+        stats.open_log_streams += 1
+        stats.open_log_streams_by_pod[key] = stats.open_log_streams_by_pod.get(key, 0) + 1
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            try:
+                yield await first
+            except StopAsyncIteration:
+                return
+            while True:
+                step = asyncio.ensure_future(anext(chunks))
+                done, _ = await asyncio.wait({step, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if step not in done:
+                    step.cancel()
+                    return
+                try:
+                    yield step.result()
+                except StopAsyncIteration:
+                    return
+        finally:
+            stop.cancel()
+            stats.open_log_streams -= 1
+            stats.open_log_streams_by_pod[key] -= 1
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    # -- discovery and admin -----------------------------------------------------------------
+
+    async def version(self, request: Request) -> Response:
+        """`/version`."""
+        return json_response(VERSION_INFO)
+
+    async def openapi_v2(self, request: Request) -> Response:
+        """`/openapi/v2`: not served (clients use v3, which kubectl prefers)."""
+        return error_response(_path_not_found())
+
+    async def openapi_v3(self, request: Request) -> Response:
+        """`/openapi/v3` and `/openapi/v3/<group-version>`."""
+        path = request.path_params.get("path", "")
+        if not path:
+            return json_response(openapi.index())
+        doc = openapi.document(path)
+        if doc is None:
+            return error_response(_path_not_found())
+        return json_response(doc)
+
+    async def admin_stats(self, request: Request) -> Response:
+        """`GET /_sim/stats`."""
+        return json_response(self.stats.as_dict())
+
+    async def admin_faults(self, request: Request) -> Response:
+        """`GET/POST/DELETE /_sim/faults`: inspect, add or clear injected faults."""
+        try:
+            if request.method == "POST":
+                return json_response(self.faults.apply(await _body(request)))
+            if request.method == "DELETE":
+                self.faults.clear()
+            return json_response(self.faults.describe())
+        except ApiError as error:
+            return error_response(error)
+
+
+class FaultMiddleware:
+    """Counts requests and answers Kubernetes paths with injected errors or latency."""
+
+    def __init__(self, app: ASGIApp, server: ApiServer) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+            await self.app(scope, receive, send)
+            return
+        self.server.stats.requests += 1
+        rule = self.server.faults.take(scope["path"])
+        if rule is not None:
+            if rule.delay:
+                await asyncio.sleep(rule.delay)
+            if rule.code:
+                response = error_response(rule.error())
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(
+    store: Store,
+    *,
+    log_source: LogSource | None,
+    faults: Faults,
+    bookmark_interval: float = 60.0,
+) -> Starlette:
+    """The ASGI app of the simulated API server; `app.state.api` is its `ApiServer`."""
+    api = ApiServer(store, log_source, faults, bookmark_interval=bookmark_interval)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    routes = [
+        Route("/version", api.version),
+        Route("/openapi/v2", api.openapi_v2),
+        Route("/openapi/v3", api.openapi_v3),
+        Route("/openapi/v3/{path:path}", api.openapi_v3),
+        Route("/_sim/stats", api.admin_stats),
+        Route("/_sim/faults", api.admin_faults, methods=["GET", "POST", "DELETE"]),
+        Route("/api", api.kube, methods=methods),
+        Route("/api/{path:path}", api.kube, methods=methods),
+        Route("/apis", api.kube, methods=methods),
+        Route("/apis/{path:path}", api.kube, methods=methods),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(FaultMiddleware, server=api)
+    app.state.api = api
+    return app
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _path_not_found() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _wants_table(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "as=Table" in accept
+
+
+async def _body(request: Request, *, optional: bool = False) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        if optional:
+            return None
+        raise bad_request("request body must not be empty")
+    content_type = request.headers.get("content-type", JSON)
+    if "yaml" in content_type and "apply-patch" not in content_type:
+        import yaml
+
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise bad_request(f"error decoding YAML: {exc}") from None
+    if "protobuf" in content_type or "apply-patch" in content_type:
+        raise unsupported_media_type(content_type)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise bad_request(f"error decoding JSON: {exc}") from None
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(f"invalid value for {name}: {value!r}") from None
+
+
+def _sort_key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+def _encode_continue(rv: int, after: str) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": after}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError):
+        raise bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion "
+            "(version meta.k8s.io/v1)"
+        ) from None
