@@ -18,16 +18,16 @@ MAX_DEPTH = 12
 MAX_TOKENS = 2000
 
 
-@strawberry.type
-class NodeQueries:
-    """Relay's object lookup by global id."""
+def _node_queries() -> type:
+    """Relay's `node` field; made anew per schema, as Strawberry binds its resolver once."""
 
-    node: relay.Node | None = relay.node(description="Any object by its global id.")
+    @strawberry.type
+    class NodeQueries:
+        """Relay's object lookup by global id."""
 
+        node: relay.Node | None = relay.node(description="Any object by its global id.")
 
-Query = merge_types("Query", (NodeQueries, JobQueries, RunQueries, ClusterQueries))
-Mutation = merge_types("Mutation", (JobMutations,))
-Subscription = merge_types("Subscription", (RunSubscriptions,))
+    return NodeQueries
 
 
 def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
@@ -39,9 +39,9 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         MaskErrors(should_mask_error=should_mask),
     ]
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=merge_types("Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries)),
+        mutation=merge_types("Mutation", (JobMutations,)),
+        subscription=merge_types("Subscription", (RunSubscriptions,)),
         extensions=extensions,
     )
 
