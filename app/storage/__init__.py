@@ -16,7 +16,7 @@ suite run against each:
     head(key) -> ObjectInfo                    # NotFound when missing
     list(prefix="", *, limit=1000, token=None) -> Page   # sorted by key
     delete(key) -> None                        # idempotent
-    delete_prefix(prefix) -> int               # how many were deleted
+    delete_prefix(prefix) -> int               # how many; an empty prefix is refused
     copy(src, dst) -> None                     # inside the store, keeps the content type
     presign_get(key, *, expires_in, filename=None) -> str
     presign_put(key, *, expires_in, content_type=None) -> str

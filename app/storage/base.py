@@ -148,12 +148,14 @@ def validate_key(key: str) -> str:
     return key
 
 
-def validate_prefix(prefix: str) -> str:
+def validate_prefix(prefix: str, *, allow_empty: bool = True) -> str:
     """Return `prefix` if every complete segment of it is valid, else raise `InvalidKey`.
 
     The last segment (after the last `/`) may be partial or empty: `runs/4` matches `runs/42/…`.
     """
     if not prefix:
+        if not allow_empty:
+            raise InvalidKey("an empty prefix would mean every object in the store")
         return prefix
     _check_characters(prefix)
     for segment in prefix.split("/")[:-1]:

@@ -129,7 +129,7 @@ class LocalObjectStore:
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under the prefix."""
-        validate_prefix(prefix)
+        validate_prefix(prefix, allow_empty=False)
 
         def delete_all() -> int:
             keys = [key for key, _ in self._walk_prefix(prefix, None)]

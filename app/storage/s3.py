@@ -108,8 +108,7 @@ class S3ObjectStore:
         """PutObject, or a multipart upload for large data."""
         validate_key(key)
         if isinstance(data, bytes):
-            size = self._part_size if len(data) >= self._threshold else max(len(data), 1)
-            parts = _aiter([data[i : i + size] for i in range(0, len(data), size)])
+            parts = _slices(data, self._part_size if len(data) >= self._threshold else len(data))
         else:
             parts = _rechunk(data, self._part_size)
         return await self._write(key, parts, content_type or DEFAULT_CONTENT_TYPE)
@@ -169,7 +168,7 @@ class S3ObjectStore:
 
     async def delete_prefix(self, prefix: str) -> int:
         """List the first page and DeleteObjects it, until nothing is left."""
-        validate_prefix(prefix)
+        validate_prefix(prefix, allow_empty=False)
         deleted = 0
         while page := (await self.list(prefix)).objects:
             response = await self._call(
@@ -433,9 +432,10 @@ def _written(key: str, size: int, content_type: str, response: dict[str, Any]) -
     return ObjectInfo(key, size, last_modified, content_type, _etag(response.get("ETag")))
 
 
-async def _aiter(items: list[bytes]) -> AsyncIterator[bytes]:
-    for item in items:
-        yield item
+async def _slices(data: bytes, size: int) -> AsyncIterator[bytes]:
+    """`data` in `size`-byte parts, each copied only when its turn comes."""
+    for start in range(0, len(data), max(size, 1)):
+        yield data[start : start + size]
 
 
 async def _rechunk(data: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:

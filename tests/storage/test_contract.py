@@ -155,6 +155,9 @@ async def test_delete_prefix_deletes_only_under_the_prefix(store: ObjectStore) -
 
     remaining = await store.list("runs/")
     assert [item.key for item in remaining.objects] == ["runs/10/a", "runs/2/a"]
+    with pytest.raises(InvalidKey):
+        await store.delete_prefix("")
+    assert len((await store.list("")).objects) == 2
 
 
 async def test_copy_keeps_bytes_and_content_type(store: ObjectStore) -> None:
