@@ -53,13 +53,12 @@ async def upload_directory(
     base = _as_folder(validate_prefix(prefix))
     files = await asyncio.to_thread(_regular_files, root)
 
-    def upload(item: tuple[str, Path]) -> Job:
-        relative, path = item
+    def upload(relative: str, path: Path) -> Job:
         content_type = mimetypes.guess_type(path.name)[0]
         return lambda: store.upload_file(base + relative, path, content_type=content_type)
 
     done = await _run_all(
-        {relative: upload((relative, path)) for relative, path in files},
+        {relative: upload(relative, path) for relative, path in files},
         concurrency=concurrency,
         retries=retries,
         backoff=backoff,

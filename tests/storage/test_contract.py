@@ -87,6 +87,25 @@ async def test_stream_longer_than_a_part_is_stored_whole(store: ObjectStore) -> 
     assert await store.get("parts") == data
 
 
+async def test_a_failing_stream_leaves_nothing_behind(store: ObjectStore) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield random.randbytes(6 * MiB)
+        yield random.randbytes(6 * MiB)
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await store.put("half", broken())
+
+    with pytest.raises(NotFound):
+        await store.head("half")
+    if isinstance(store, S3ObjectStore):
+        uploads = await store._call("", "list_multipart_uploads")
+        assert uploads.get("Uploads", []) == []
+    else:
+        assert isinstance(store, LocalObjectStore)
+        assert list((store.root / "tmp").iterdir()) == []
+
+
 async def test_list_is_sorted_paginated_and_filtered_by_prefix(store: ObjectStore) -> None:
     inside = [f"p/{n:02d}" for n in range(20)] + ["p/sub/a", "p/sub/b", "p/z"]
     around = ["p-x", "p0", "q/p/1", "o"]
