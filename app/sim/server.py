@@ -219,7 +219,7 @@ class ApiServer:
         q = request.query_params
         if t.name is None:
             if method == "GET":
-                if q.get("watch") in ("1", "true", "True"):
+                if _flag(q.get("watch")):
                     return self._watch(request, t)
                 return self._list(request, t)
             if method == "POST":
@@ -317,7 +317,7 @@ class ApiServer:
         q = request.query_params
         options = body if isinstance(body, dict) else {}
         policy = options.get("propagationPolicy") or q.get("propagationPolicy")
-        if options.get("orphanDependents") is True or q.get("orphanDependents") == "true":
+        if options.get("orphanDependents") is True or _flag(q.get("orphanDependents")):
             policy = policy or "Orphan"
         grace = options.get("gracePeriodSeconds")
         if grace is None:
@@ -382,8 +382,8 @@ class ApiServer:
         q = request.query_params
         predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
         rv = q.get("resourceVersion") or ""
-        send_initial = q.get("sendInitialEvents") == "true"
-        bookmarks = q.get("allowWatchBookmarks") == "true"
+        send_initial = _flag(q.get("sendInitialEvents"))
+        bookmarks = _flag(q.get("allowWatchBookmarks"))
         timeout = _int_param(q.get("timeoutSeconds"), "timeoutSeconds") or DEFAULT_WATCH_SECONDS
         since = None if send_initial or rv in ("", "0") else _int_param(rv, "resourceVersion")
         as_table = _wants_table(request)
@@ -462,12 +462,12 @@ class ApiServer:
             raise bad_request(f'container logs are not available for pod "{name}"')
         chunks = self.log_source.open_log(
             namespace, name, container=q.get("container"),
-            follow=q.get("follow") == "true", timestamps=q.get("timestamps") == "true",
+            follow=_flag(q.get("follow")), timestamps=_flag(q.get("timestamps")),
             since_time=q.get("sinceTime"),
             since_seconds=_int_param(q.get("sinceSeconds"), "sinceSeconds"),
             tail_lines=_int_param(q.get("tailLines"), "tailLines"),
             limit_bytes=_int_param(q.get("limitBytes"), "limitBytes"),
-            previous=q.get("previous") == "true",
+            previous=_flag(q.get("previous")),
         )  # fmt: skip
         # Errors come before the first byte: wait briefly for it so they become a Status.
         first: asyncio.Future[bytes] = asyncio.ensure_future(anext(chunks))
@@ -632,6 +632,11 @@ async def _body(request: Request, *, optional: bool = False) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise bad_request(f"error decoding JSON: {exc}") from None
+
+
+def _flag(value: str | None) -> bool:
+    """A boolean query parameter as Go's strconv.ParseBool reads it (clients send 1/true/True)."""
+    return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
 def _int_param(value: str | None, name: str) -> int | None:

@@ -176,7 +176,10 @@ class Store:
         self.history_size = history_size
         self.watch_queue_size = watch_queue_size
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {r: {} for r in RESOURCES}
-        self._history: dict[str, deque[WatchEvent]] = {r: deque() for r in RESOURCES}
+        # Each change with the object before it (selector transitions need both on replay).
+        self._history: dict[str, deque[tuple[WatchEvent, dict[str, Any] | None]]] = {
+            r: deque() for r in RESOURCES
+        }
         # The oldest version a watch may resume from, per resource (raised by eviction/compaction).
         self._floor: dict[str, int] = dict.fromkeys(RESOURCES, 0)
         self._subscriptions: set[Subscription] = set()
@@ -483,12 +486,17 @@ class Store:
         else:
             if since < self._floor[resource]:
                 raise gone(f"too old resource version: {since} ({self._floor[resource]})")
-            initial = []
+            missed = []
+            for entry in reversed(self._history[resource]):
+                if entry[0].resource_version <= since:
+                    break
+                missed.append(entry)
             # Replay through the watcher's own filter so selector transitions apply.
-            for event in self._history[resource]:
-                if event.resource_version > since:
-                    watcher._offer(event, event.object if event.type == "MODIFIED" else None)
+            watcher.capacity = len(missed) + 1
+            for event, old in reversed(missed):
+                watcher._offer(event, old)
             initial, watcher.pending = list(watcher.pending), deque()
+            watcher.capacity = capacity or self.watch_queue_size
         self._watchers[resource].add(watcher)
         return watcher, initial
 
@@ -557,8 +565,8 @@ class Store:
         event = WatchEvent(type_, res.plural, obj, rv)
         history = self._history[res.plural]
         if len(history) >= self.history_size:
-            self._floor[res.plural] = history.popleft().resource_version
-        history.append(event)
+            self._floor[res.plural] = history.popleft()[0].resource_version
+        history.append((event, old))
         for sub in self._subscriptions:
             if sub.resource is None or sub.resource == res.plural:
                 sub._push(event)
