@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.gpu import DEFAULT_PROFILES, GpuProfile
+from app.storage.factory import StorageSettings
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # How clients reach this API (the local object store's signed URLs point here).
+    public_url: str | None = None
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     # Kubernetes: an explicit kubeconfig, else in-cluster, else ~/.kube/config.
     kubeconfig: Path | None = None
@@ -43,6 +48,11 @@ class Settings(BaseSettings):
     # GraphQL limits.
     max_query_depth: int = 12
     max_query_tokens: int = 2000
+
+    @property
+    def resolved_public_url(self) -> str:
+        """The API's address as clients see it."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -32,6 +32,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
         create_namespace=True,
         output_volume="emptyDir",
         port=port,
+        storage={"backend": "local", "local_root": data_dir / "storage"},
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")

@@ -17,6 +17,8 @@ from app.config import Settings
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
 from app.services.platform import Platform
+from app.storage.local import LocalObjectStore
+from app.storage.routes import storage_routes
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -41,6 +43,14 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def readyz(request: Request) -> Response:
+    """Ready to serve: the database, the object store and Kubernetes all answer."""
+    platform: Platform = request.app.state.platform
+    checks = await platform.check_dependencies()
+    ready = all(ok for ok in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
 def create_app(settings: Settings, platform: Platform | None = None) -> Starlette:
     """The API app; its lifespan starts and stops the platform."""
     platform = platform or Platform(settings)
@@ -57,6 +67,12 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *(
+                storage_routes(platform.store)
+                if isinstance(platform.store, LocalObjectStore)
+                else []
+            ),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

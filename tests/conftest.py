@@ -95,6 +95,7 @@ async def api(
         create_namespace=True,
         output_volume="emptyDir",
         watch_timeout_seconds=30,
+        storage={"backend": "local", "local_root": tmp_path_factory.mktemp(f"objects-{backend}")},
     )
     app = create_app(settings)
     server = uvicorn.Server(

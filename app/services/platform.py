@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from tortoise import Tortoise
 
 from app.config import Settings
 from app.db.models import Run
@@ -17,6 +18,8 @@ from app.events.hub import Hub
 from app.kube.client import connect
 from app.kube.manifests import ManifestSettings
 from app.services.tracker import RunTracker
+from app.storage.base import ObjectStore
+from app.storage.factory import build_store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,13 @@ class Platform:
     hub: Hub[Run] = field(default_factory=Hub)
     api: client.ApiClient | None = None
     tracker: RunTracker | None = None
+    store: ObjectStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built here, not in start(): the local store's URL routes are mounted with the app.
+        self.store = build_store(
+            self.settings.storage, public_base_url=self.settings.resolved_public_url
+        )
 
     @property
     def limits(self) -> Limits:
@@ -73,7 +83,25 @@ class Platform:
             await self.tracker.stop()
         if self.api is not None:
             await self.api.close()
+        await self.store.close()
         await close_database()
+
+    async def check_dependencies(self) -> dict[str, bool]:
+        """Whether the database, the object store and Kubernetes answer (for /readyz)."""
+        checks: dict[str, bool] = {}
+        probes = {
+            "database": lambda: Tortoise.get_connection("default").execute_query("SELECT 1"),
+            "objectStore": self.store.ping,
+            "kubernetes": lambda: client.VersionApi(self.kube).get_code(_request_timeout=5),
+        }
+        for name, probe in probes.items():
+            try:
+                await probe()
+                checks[name] = True
+            except Exception as exc:  # any failure means not ready; the reason goes to the log
+                log.warning("readiness: %s is not reachable: %r", name, exc)
+                checks[name] = False
+        return checks
 
     async def _prepare_cluster(self) -> None:
         """Create what the platform's runs rely on: the namespace (if asked) and PriorityClasses."""
