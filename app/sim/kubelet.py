@@ -225,7 +225,9 @@ class PodWorker:
 
     def _signal(self, runs: list[ContainerRun], sig: int) -> None:
         for run in runs:
-            if run.process is not None and run.process.returncode is None:
+            if run.process is not None and (
+                run.process.returncode is None or sig == signal.SIGKILL
+            ):
                 run.killed_by_us = True
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     # Like containerd: the stop signal goes to the container's first process,
@@ -546,10 +548,16 @@ class PodWorker:
             asyncio.create_task(_pump(process.stdout, writer, b"stdout")),
             asyncio.create_task(_pump(process.stderr, writer, b"stderr")),
         ]
-        code = await process.wait()
+        # asyncio's wait() also waits for the pipes, which a left-over child may hold open:
+        # watch the exit status itself.
+        waiter = asyncio.ensure_future(process.wait())
+        while process.returncode is None and not waiter.done():
+            await asyncio.wait({waiter}, timeout=0.05)
+        code = process.returncode if process.returncode is not None else waiter.result()
         # When a container's first process exits, everything else in it dies too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
+        await waiter
         await asyncio.gather(*pumps, return_exceptions=True)
         writer.close()
         self.kubelet.processes.discard(process)

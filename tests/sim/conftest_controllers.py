@@ -29,8 +29,21 @@ class Sim:
             if value:
                 return value
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {check}")
+                raise AssertionError(f"timed out waiting for {check}: {self.debug()}")
             await asyncio.sleep(0.02)
+
+    def debug(self) -> str:
+        """Jobs and pods in short, for timeout messages."""
+        jobs = [(j["metadata"]["name"], j.get("status")) for j in self.store.list("jobs")[0]]
+        pods = [
+            (
+                p["metadata"]["name"],
+                p["status"].get("phase"),
+                p["metadata"].get("deletionTimestamp"),
+            )
+            for p in self.store.list("pods")[0]
+        ]
+        return f"jobs={jobs} pods={pods}"
 
     def pods(self, namespace: str = "default", **labels: str) -> list[dict[str, Any]]:
         """Pods of the namespace (with these labels)."""
