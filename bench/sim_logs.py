@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kubernetes_asyncio import client, config
 
@@ -55,8 +56,8 @@ async def main(lines: int) -> None:
         async with client.ApiClient(configuration) as api:
             core = client.CoreV1Api(api)
             started = time.perf_counter()
-            response = await core.read_namespaced_pod_log(
-                "chatty", "default", follow="true", _preload_content=False
+            response: Any = await core.read_namespaced_pod_log(
+                "chatty", "default", follow=True, _preload_content=False
             )
             received = 0
             async for chunk in response.content.iter_any():
