@@ -42,21 +42,29 @@ step() {
 step "ruff check" ruff check .
 step "ruff format" ruff format --check .
 step "mypy" mypy app
-pytest_code=0
-echo "==> pytest" >&2
-pytest "$@" || pytest_code=$?
-case ${pytest_code} in
-    0) ;;
-    5)
-        echo "!!! pytest collected NO tests (exit 5): nothing was tested; failing" >&2
-        failed+=("pytest (no tests collected)")
-        ;;
-    *) failed+=("pytest (exit ${pytest_code})") ;;
-esac
+# Tortoise binds one SQL dialect per process, so each database backend is a run of its own:
+# the whole suite on SQLite, then every test that uses the API (marker `database`) on PostgreSQL.
+run_pytest() {
+    local name="$1"
+    shift
+    local code=0
+    echo "==> ${name}" >&2
+    "$@" || code=$?
+    case ${code} in
+        0) ;;
+        5)
+            echo "!!! ${name} collected NO tests (exit 5): nothing was tested; failing" >&2
+            failed+=("${name} (no tests collected)")
+            ;;
+        *) failed+=("${name} (exit ${code})") ;;
+    esac
+}
+run_pytest "pytest (SQLite)" env WALKAI_TEST_DB=sqlite pytest "$@"
+run_pytest "pytest (PostgreSQL)" env WALKAI_TEST_DB=postgres pytest -m database "$@"
 
 elapsed=$((SECONDS - began))
 if [[ ${#failed[@]} -eq 0 ]]; then
-    echo "==> test.sh: PASSED (ruff check, ruff format, mypy, pytest) in ${elapsed}s"
+    echo "==> test.sh: PASSED (ruff check, ruff format, mypy, pytest on SQLite and PostgreSQL) in ${elapsed}s"
     exit 0
 fi
 summary="$(printf '%s, ' "${failed[@]}")"

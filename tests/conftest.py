@@ -1,7 +1,9 @@
 """Fixtures that start real parts: the simulated cluster, a database, and the API under uvicorn.
 
-Every test that uses `api` runs once per database backend: SQLite, and the PostgreSQL whose URL
-`scripts/test.sh` exports as WALKAI_TEST_POSTGRES_URL (required when CI is set).
+The database backend is WALKAI_TEST_DB: `sqlite` (default) or `postgres`, whose server URL
+`scripts/test.sh` exports as WALKAI_TEST_POSTGRES_URL. Tortoise binds its SQL dialect per
+process, so each backend is a pytest run of its own: `scripts/test.sh` runs the whole suite on
+SQLite, then every test marked `database` (all that use the API) on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from app.services.platform import Platform
 from tests.support.api import Api, QueryCounter
 from tests.support.graphql import GraphQLHTTP
 
-BACKENDS = ["sqlite", "postgres"]
+BACKEND = os.environ.get("WALKAI_TEST_DB", "sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +61,17 @@ async def _postgres_database(base_url: str) -> tuple[str, str]:
     return base_url.rsplit("/", 1)[0] + f"/{name}", name
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-async def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[str, str]]:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a database, so the PostgreSQL run can select them."""
+    for item in items:
+        if "database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(scope="session")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, str]]:
     """(backend, URL) of a fresh, empty database."""
-    backend: str = request.param
+    backend = BACKEND
     if backend == "sqlite":
         yield backend, f"sqlite://{tmp_path_factory.mktemp('db') / 'walkai.db'}"
         return
