@@ -6,14 +6,19 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+import strawberry
 from strawberry import relay
 
 from app.graphql.errors import PublicError
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
+
+# The arguments every connection field takes.
+First = Annotated[int | None, strawberry.argument(description=f"Page size, 1 to {MAX_PAGE}.")]
+After = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
 T = TypeVar("T")
 N = TypeVar("N", bound=relay.Node)

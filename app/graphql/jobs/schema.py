@@ -17,7 +17,14 @@ from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
 from app.graphql.jobs.inputs import CreateJobInput, CreateJobPayload
 from app.graphql.jobs.types import JobConnection, JobType
-from app.graphql.pagination import build_connection, decode_cursor, encode_cursor, page_size
+from app.graphql.pagination import (
+    After,
+    First,
+    build_connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from app.graphql.runs.types import RunType
 from app.services.jobs import submit_job
 
@@ -45,13 +52,8 @@ class JobQueries:
     async def jobs(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size, 1 to 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the last Job of the previous page."),
-        ] = None,
+        first: First = None,
+        after: After = None,
         status: Annotated[
             RunStatus | None,
             strawberry.argument(description="Only Jobs whose latest run has this status."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -13,7 +12,14 @@ from strawberry import relay
 from app.db.models import Job
 from app.domain.priority import Priority
 from app.graphql.context import Info
-from app.graphql.pagination import build_connection, decode_cursor, encode_cursor, page_size
+from app.graphql.pagination import (
+    After,
+    First,
+    build_connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from app.graphql.runs.types import RunConnection, RunType, parse_uuid
 
 PriorityEnum = strawberry.enum(
@@ -66,13 +72,8 @@ class JobType(relay.Node):
     async def runs(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size, 1 to 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the last run of the previous page."),
-        ] = None,
+        first: First = None,
+        after: After = None,
     ) -> RunConnection:
         size = page_size(first)
         runs = await info.context.runs.by_job.load(UUID(self.id))
