@@ -7,7 +7,13 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
-MODELS = "app.db.models"
+# One module per area; all form the single Tortoise app `models`.
+MODELS = [
+    "app.db.models",  # Jobs, runs, timelines
+    "app.db.auth_models",  # users, teams, tokens, sessions, secrets
+    "app.db.log_models",  # log lines and archives
+    "app.db.storage_models",  # inputs and run outputs
+]
 MIGRATIONS = "app.db.migrations"
 
 
@@ -17,7 +23,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": database_url},
         "apps": {
             "models": {
-                "models": [MODELS],
+                "models": MODELS,
                 "default_connection": "default",
                 "migrations": MIGRATIONS,
             }

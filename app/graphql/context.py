@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from app.auth.policy import Viewer
 from app.graphql.jobs.dataloaders import JobLoaders
 from app.graphql.runs.dataloaders import RunLoaders
 from app.services.platform import Platform
@@ -17,6 +18,7 @@ class Context:
     """What every resolver can reach; loaders are per request so caches never go stale."""
 
     platform: Platform
+    viewer: Viewer = None
     request: Any = None
     response: Any = None
     jobs: JobLoaders = field(default_factory=JobLoaders)

@@ -7,7 +7,6 @@ from typing import Any
 
 from tests.api.operations import CREATE_JOB, JOBS, RUN_STATUS, job_input
 from tests.support.api import Api, QueryCounter
-from tests.support.graphql import subscribe
 
 NODE = """
 query Node($id: ID!) {
@@ -63,7 +62,7 @@ async def test_a_page_of_50_jobs_with_their_runs_costs_a_constant_number_of_quer
 
 async def test_status_filter_uses_the_latest_run(api: Api) -> None:
     (done,) = await create_jobs(api, "filter-done", 1)
-    async with subscribe(api.ws_url, RUN_STATUS, {"runId": done["run"]["id"]}) as sub:
+    async with api.subscribe(RUN_STATUS, {"runId": done["run"]["id"]}) as sub:
         await asyncio.wait_for(sub.collect(), timeout=60)
     completed = await all_pages(api, 100, status="COMPLETED")
     assert done["job"]["id"] in {n["id"] for n in completed}

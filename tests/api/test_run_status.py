@@ -9,7 +9,7 @@ from kubernetes_asyncio import client
 
 from tests.api.operations import CREATE_JOB, RUN, RUN_STATUS, job_input
 from tests.support.api import Api
-from tests.support.graphql import node_uuid, subscribe
+from tests.support.graphql import node_uuid
 
 
 async def create(api: Api, **overrides: object) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def statuses(events: list[dict[str, Any]]) -> list[str]:
 
 
 async def follow(api: Api, run_id: str) -> list[dict[str, Any]]:
-    async with subscribe(api.ws_url, RUN_STATUS, {"runId": run_id}) as sub:
+    async with api.subscribe(RUN_STATUS, {"runId": run_id}) as sub:
         return await asyncio.wait_for(sub.collect(), timeout=60)
 
 
@@ -75,7 +75,7 @@ async def test_a_run_that_does_not_fit_stays_pending_with_the_schedulers_reason(
         for _ in range(2)
     ]
     waiting = await create(api, gpu="7g.80gb", command=["true"], priority="LOW")
-    async with subscribe(api.ws_url, RUN_STATUS, {"runId": waiting["id"]}) as sub:
+    async with api.subscribe(RUN_STATUS, {"runId": waiting["id"]}) as sub:
         while True:
             event = await asyncio.wait_for(sub.next(), timeout=30)
             assert event is not None

@@ -11,7 +11,6 @@ import websockets
 
 from tests.api.operations import CREATE_JOB, RUN_FIELDS, RUN_STATUS, job_input
 from tests.support.api import Api
-from tests.support.graphql import subscribe
 
 RUNS_CHANGED = f"subscription {{ runsChanged {{ {RUN_FIELDS} }} }}"
 
@@ -36,10 +35,10 @@ async def test_many_subscribers_share_one_watch_per_kind(api: Api) -> None:
     run = await create(api, command=["sh", "-c", "sleep 1"])
     async with AsyncExitStack() as stack:
         subs = [
-            await stack.enter_async_context(subscribe(api.ws_url, RUN_STATUS, {"runId": run["id"]}))
+            await stack.enter_async_context(api.subscribe(RUN_STATUS, {"runId": run["id"]}))
             for _ in range(20)
         ]
-        dashboard = await stack.enter_async_context(subscribe(api.ws_url, RUNS_CHANGED))
+        dashboard = await stack.enter_async_context(api.subscribe(RUNS_CHANGED))
         assert api.cluster.stats.open_watches == {"jobs": 1, "pods": 1}
         results = await asyncio.gather(*(asyncio.wait_for(s.collect(), 60) for s in subs))
         finals = {r[-1]["runStatus"]["status"] for r in results}
@@ -60,7 +59,7 @@ async def test_runs_continue_across_dropped_watches_and_expired_history(api: Api
     relists = tracker.jobs.relists + tracker.pods.relists
     restarts = tracker.jobs.watch_restarts + tracker.pods.watch_restarts
     run = await create(api, command=["sh", "-c", "sleep 1.5"])
-    async with subscribe(api.ws_url, RUN_STATUS, {"runId": run["id"]}) as sub:
+    async with api.subscribe(RUN_STATUS, {"runId": run["id"]}) as sub:
         await wait_for_status(sub, "RUNNING")
         api.cluster.faults.compact()
         assert api.cluster.faults.drop_watches() >= 2

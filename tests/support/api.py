@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.services.platform import Platform
-from tests.support.graphql import GraphQLHTTP
+from tests.support.graphql import GraphQLHTTP, Subscription, subscribe
 
 
 @dataclass
@@ -28,6 +29,12 @@ class Api:
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Data of an operation that must succeed."""
         return await self.http.data(query, variables)
+
+    def subscribe(
+        self, query: str, variables: dict[str, Any] | None = None
+    ) -> AbstractAsyncContextManager[Subscription]:
+        """A graphql-transport-ws subscription to this API (`async with api.subscribe(...)`)."""
+        return subscribe(self.ws_url, query, variables)
 
 
 class QueryCounter(logging.Handler):

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 from tortoise.expressions import F, Q
 
+from app.auth.policy import visible_jobs
 from app.db.models import Job
 from app.domain.jobspec import EnvVar, JobInput
 from app.domain.status import RunStatus
@@ -60,7 +61,7 @@ class JobQueries:
         ] = None,
     ) -> JobConnection:
         size = page_size(first)
-        query = Job.all()
+        query = visible_jobs(info.context.viewer, Job.all())
         if status is not None:
             query = query.filter(runs__status=status, runs__number=F("run_count"))
         if after is not None:

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
+from app.auth.policy import can_see_job
 from app.db.models import Job
 from app.domain.priority import Priority
 from app.graphql.context import Info
@@ -100,7 +101,8 @@ class JobType(relay.Node):
     ) -> list[JobType | None]:
         ids = [parse_uuid(i) for i in node_ids]
         jobs = [await info.context.jobs.by_id.load(i) if i else None for i in ids]
-        return [cls.from_model(j) if j else None for j in jobs]
+        viewer = info.context.viewer
+        return [cls.from_model(j) if j and can_see_job(viewer, j) else None for j in jobs]
 
 
 @strawberry.type(name="JobConnection", description="A page of Jobs.")

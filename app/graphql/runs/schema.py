@@ -12,6 +12,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
+from app.auth.policy import can_see_run
 from app.db.models import Run
 from app.events.hub import Lagged
 from app.graphql.context import Info
@@ -51,7 +52,7 @@ class RunSubscriptions:
         hub = info.context.platform.hub
         with hub.subscribe(run_topic(run_uuid)) as feed:
             run = await Run.get_or_none(id=run_uuid)
-            if run is None:
+            if run is None or not can_see_run(info.context.viewer, run):
                 raise PublicError("No run with this id.")
             yield RunType.from_model(run)
             version = run.version
@@ -77,4 +78,5 @@ class RunSubscriptions:
                 except Lagged:
                     continue  # a dashboard refetches its lists; newer changes keep coming
                 for run in batch:
-                    yield RunType.from_model(run)
+                    if can_see_run(info.context.viewer, run):
+                        yield RunType.from_model(run)

@@ -10,6 +10,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
+from app.auth.policy import can_see_run
 from app.db.models import Run, RunEvent
 from app.domain.status import RunStatus
 from app.graphql.context import Info
@@ -126,7 +127,12 @@ class RunType(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[RunType | None]:
         ids = [parse_uuid(i) for i in node_ids]
-        found = {r.id: r for r in await Run.filter(id__in=[i for i in ids if i])}
+        viewer = info.context.viewer
+        found = {
+            r.id: r
+            for r in await Run.filter(id__in=[i for i in ids if i])
+            if can_see_run(viewer, r)
+        }
         return [cls.from_model(found[i]) if i in found else None for i in ids]
 
 

@@ -1,0 +1,3 @@
+"""Tortoise models of users, teams, tokens, sessions and platform secrets."""
+
+from __future__ import annotations
