@@ -31,7 +31,7 @@ from app.sim.errors import (
 from app.sim.faults import Faults
 from app.sim.resources import Resource
 from app.sim.selectors import matcher
-from app.sim.store import INITIAL_EVENTS_END, Store, Watcher, WatchEvent
+from app.sim.store import INITIAL_EVENTS_END, Store, Watcher, WatchEvent, dump_json
 from app.sim.tables import table
 
 VERSION_INFO = {
@@ -53,7 +53,7 @@ _CONTINUE_EXPIRED = (
     "response to retrieve the remainder of the results."
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumpb = dump_json
 
 
 class LogSource(Protocol):
@@ -106,7 +106,7 @@ class ServerStats:
 
 def json_response(body: Any, status: int = 200) -> Response:
     """A compact JSON response."""
-    return Response(_dumps(body).encode(), status, media_type=JSON)
+    return Response(_dumpb(body), status, media_type=JSON)
 
 
 def error_response(error: ApiError) -> Response:
@@ -116,11 +116,8 @@ def error_response(error: ApiError) -> Response:
 
 def encode_event(event: WatchEvent) -> bytes:
     """One watch line, serialised once per event and shared by all watchers."""
-    if event.encoded:
-        return event.encoded[0]
-    line = b'{"type":"%s","object":%s}\n' % (event.type.encode(), _dumps(event.object).encode())
-    event.encoded.append(line)
-    return line
+    raw = event.raw or _dumpb(event.object)
+    return b'{"type":"%s","object":%s}\n' % (event.type.encode(), raw)
 
 
 @dataclass
@@ -285,12 +282,13 @@ class ApiServer:
         if next_token:
             meta["continue"] = next_token
             meta["remainingItemCount"] = remaining
-        head = _dumps(
+        head = _dumpb(
             {"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version, "metadata": meta}
         )
         # Splice the items in without rebuilding a large dict.
-        body = f'{head[:-1]},"items":[{",".join(map(_dumps, items))}]}}'
-        return Response(body.encode(), media_type=JSON)
+        raws = [self.store.raw(t.res.plural, obj) for obj in items]
+        body = b'%s,"items":[%s]}' % (head[:-1], b",".join(raws))
+        return Response(body, media_type=JSON)
 
     def _create(self, t: _Target, body: Any) -> Response:
         if t.sub is not None:
@@ -394,7 +392,7 @@ class ApiServer:
         except ApiError as error:
             if error.code != 410:
                 raise
-            line = _dumps({"type": "ERROR", "object": error.status()}).encode() + b"\n"
+            line = _dumpb({"type": "ERROR", "object": error.status()}) + b"\n"
             return Response(line, media_type=JSON)
         self.stats.watches_opened += 1
         encode = self._table_encoder(t.res.plural) if as_table else encode_event
@@ -408,7 +406,7 @@ class ApiServer:
             obj = table(resource, [event.object], resource_version=str(event.resource_version),
                         with_columns=first[0])  # fmt: skip
             first[0] = False
-            return _dumps({"type": event.type, "object": obj}).encode() + b"\n"
+            return _dumpb({"type": event.type, "object": obj}) + b"\n"
 
         return encode
 
@@ -418,7 +416,7 @@ class ApiServer:
         if initial_end:
             meta["annotations"] = {INITIAL_EVENTS_END: "true"}
         obj = {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
-        return _dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
+        return _dumpb({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     async def _watch_stream(
         self,

@@ -8,6 +8,7 @@ out deep copies; `peek`/`scan` hand out the stored dicts for read-only use on ho
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from collections import deque
@@ -15,6 +16,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+try:
+    import orjson
+except ImportError:  # optional speed-up; the standard library does the same, slower
+    orjson = None  # type: ignore[assignment]
 
 from app.sim import admission
 from app.sim.errors import ApiError, already_exists, bad_request, conflict, forbidden, gone
@@ -43,13 +49,35 @@ def now_rfc3339_nano() -> str:
     return stamp + "Z"
 
 
-def clone(value: Any) -> Any:
-    """Deep copy of a JSON value (several times faster than copy.deepcopy)."""
+def _clone_tree(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+        return {k: _clone_tree(v) if isinstance(v, dict | list) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) if isinstance(v, dict | list) else v for v in value]
+        return [_clone_tree(v) if isinstance(v, dict | list) else v for v in value]
     return value
+
+
+def clone(value: Any) -> Any:
+    """Deep copy of a JSON value: an orjson round trip (4x faster than walking the tree)."""
+    if orjson is None:
+        return _clone_tree(value)
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:  # not plain JSON (e.g. a tuple key): copy it the slow way
+        return _clone_tree(value)
+
+
+if orjson is not None:
+    dump_json: Callable[[Any], bytes] = orjson.dumps
+    load_json: Callable[[bytes], Any] = orjson.loads
+else:
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+    def dump_json(value: Any) -> bytes:
+        """Compact JSON bytes (as the API server writes them)."""
+        return _encoder(value).encode()
+
+    load_json = json.loads
 
 
 @dataclass(frozen=True)
@@ -60,8 +88,8 @@ class WatchEvent:
     resource: str
     object: dict[str, Any]
     resource_version: int
-    # The serialised watch line, filled lazily by the server and shared by every watcher.
-    encoded: list[bytes] = field(default_factory=list, repr=False, compare=False)
+    # `object` serialised once when stored; every watcher and every copy reuses it.
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
 
 class Subscription:
@@ -132,9 +160,11 @@ class Watcher:
             if not now and not before:
                 return
             if now and not before and event.type != "ADDED":
-                event = WatchEvent("ADDED", event.resource, obj, event.resource_version)
+                event = WatchEvent("ADDED", event.resource, obj, event.resource_version, event.raw)
             elif before and not now and event.type != "DELETED":
-                event = WatchEvent("DELETED", event.resource, obj, event.resource_version)
+                event = WatchEvent(
+                    "DELETED", event.resource, obj, event.resource_version, event.raw
+                )
         if len(self.pending) >= self.capacity:
             self.close("watcher too slow")
             return
@@ -171,11 +201,12 @@ class Watcher:
 class Store:
     """All objects of the simulated cluster, behind the verbs of the Kubernetes API."""
 
-    def __init__(self, *, history_size: int = 50_000, watch_queue_size: int = 50_000) -> None:
+    def __init__(self, *, history_size: int = 10_000, watch_queue_size: int = 50_000) -> None:
         self.resource_version = 0
         self.history_size = history_size
         self.watch_queue_size = watch_queue_size
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {r: {} for r in RESOURCES}
+        self._raw: dict[str, dict[Key, bytes]] = {r: {} for r in RESOURCES}
         # Each change with the object before it (selector transitions need both on replay).
         self._history: dict[str, deque[tuple[WatchEvent, dict[str, Any] | None]]] = {
             r: deque() for r in RESOURCES
@@ -191,7 +222,8 @@ class Store:
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
         """A deep copy of one object; 404 if absent."""
-        return clone(self.peek_or_404(resource, namespace, name))
+        obj = self.peek_or_404(resource, namespace, name)
+        return self._copy(resource, obj)
 
     def peek(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The stored object itself (read-only), or None."""
@@ -218,7 +250,7 @@ class Store:
         from app.sim.selectors import matcher
 
         items = self.scan(resource, namespace, matcher(resource, label_selector, field_selector))
-        return [clone(obj) for obj in items], self.resource_version
+        return [self._copy(resource, obj) for obj in items], self.resource_version
 
     def scan(
         self, resource: str, namespace: str | None = None, predicate: Predicate | None = None
@@ -262,7 +294,7 @@ class Store:
         admission.admit_create(res, body, self._objects["priorityclasses"].values)
         stored = _ordered(res, body)
         self._commit("ADDED", res, key, stored, None)
-        return clone(stored)
+        return load_json(self._raw[resource][key])
 
     def update(
         self,
@@ -309,7 +341,7 @@ class Store:
             admission.validate_update(res, old, new)
             if res.has_generation and new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
-        return clone(self._write(res, key, old, _ordered(res, new)))
+        return self._copy(resource, self._write(res, key, old, _ordered(res, new)))
 
     def mutate(
         self, resource: str, namespace: str | None, name: str, fn: Callable[[dict[str, Any]], None]
@@ -320,9 +352,9 @@ class Store:
         old = self._objects[resource].get(key)
         if old is None:
             raise _not_found(res.plural, name, res.group)
-        new = clone(old)
+        new = self._copy(resource, old)
         fn(new)
-        return clone(self._write(res, key, old, new))
+        return self._copy(resource, self._write(res, key, old, new))
 
     def delete(
         self,
@@ -480,7 +512,13 @@ class Store:
         watcher = Watcher(self, resource, ns, predicate, capacity or self.watch_queue_size)
         if since is None:
             initial = [
-                WatchEvent("ADDED", resource, obj, int(obj["metadata"]["resourceVersion"]))
+                WatchEvent(
+                    "ADDED",
+                    resource,
+                    obj,
+                    int(obj["metadata"]["resourceVersion"]),
+                    self.raw(resource, obj),
+                )
                 for obj in self.scan(resource, ns, predicate)
             ]
         else:
@@ -522,7 +560,22 @@ class Store:
         """Open HTTP watches per resource (only resources with at least one)."""
         return {r: len(ws) for r, ws in self._watchers.items() if ws}
 
+    def raw(self, resource: str, obj: dict[str, Any]) -> bytes:
+        """The JSON bytes of a stored object (as returned by `peek`/`scan`)."""
+        meta = obj["metadata"]
+        raw = self._raw[resource].get((meta.get("namespace", ""), meta["name"]))
+        return raw if raw is not None else dump_json(obj)
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _copy(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """A private copy of `obj`, decoded from its stored bytes when it is the stored one."""
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if self._objects[resource].get(key) is obj:
+            copy: dict[str, Any] = load_json(self._raw[resource][key])
+            return copy
+        return clone(obj)
 
     def _namespace_for(self, res: Resource, namespace: str | None, meta: dict[str, Any]) -> str:
         if not res.namespaced:
@@ -557,12 +610,15 @@ class Store:
         self.resource_version += 1
         rv = self.resource_version
         obj["metadata"] = {**obj["metadata"], "resourceVersion": str(rv)}
-        objects = self._objects[res.plural]
+        objects, raws = self._objects[res.plural], self._raw[res.plural]
+        raw = dump_json(obj)
         if type_ == "DELETED":
             objects.pop(key, None)
+            raws.pop(key, None)
         else:
             objects[key] = obj
-        event = WatchEvent(type_, res.plural, obj, rv)
+            raws[key] = raw
+        event = WatchEvent(type_, res.plural, obj, rv, raw)
         history = self._history[res.plural]
         if len(history) >= self.history_size:
             self._floor[res.plural] = history.popleft()[0].resource_version
@@ -582,12 +638,13 @@ class Store:
             return old
         stored = self._commit("MODIFIED", res, key, new, old)
         meta = stored["metadata"]
+        if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return stored
         # A bound pod's graceful deletion ends with the kubelet's `remove`, not here.
         kubelet_owned = res.plural == "pods" and meta.get("deletionGracePeriodSeconds") != 0
-        terminated = not kubelet_owned or not _runs_on_node(stored)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and terminated:
-            return self._remove(res, key, stored)
-        return stored
+        if kubelet_owned and _runs_on_node(stored):
+            return stored
+        return self._remove(res, key, stored)
 
     def _finish(self, res: Resource, key: Key, old: dict[str, Any]) -> dict[str, Any]:
         meta = old["metadata"]
