@@ -119,7 +119,8 @@ async def log_client_k8s(
     await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     lines, started = 0, 0.0
     async with client.ApiClient(configuration) as api:
-        response = await client.CoreV1Api(api).read_namespaced_pod_log(
+        # With _preload_content=False the call returns the aiohttp response, not a str.
+        response: Any = await client.CoreV1Api(api).read_namespaced_pod_log(
             pod_name, namespace, follow=True, _preload_content=False
         )
         async for chunk in response.content.iter_any():
