@@ -32,6 +32,32 @@ JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 PriorityClasses = Callable[[], Iterable[dict[str, Any]]]
 
 
+_COMMON_FIELDS = {"apiVersion", "kind", "metadata"}
+_TOP_FIELDS: dict[str, set[str]] = {
+    "secrets": {"data", "stringData", "type", "immutable"},
+    "events": {"involvedObject", "reason", "message", "source", "firstTimestamp",
+               "lastTimestamp", "count", "type", "eventTime", "series", "action", "related",
+               "reportingComponent", "reportingInstance"},
+    "priorityclasses": {"value", "globalDefault", "description", "preemptionPolicy"},
+    "leases": {"spec"},
+}  # fmt: skip
+_META_FIELDS = {
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields",
+}  # fmt: skip
+
+
+def unknown_fields(res: Resource, obj: dict[str, Any]) -> list[str]:
+    """Top-level and metadata fields the kind does not have (fieldValidation=Strict)."""
+    allowed = _COMMON_FIELDS | _TOP_FIELDS.get(res.plural, {"spec", "status"})
+    unknown = [key for key in obj if key not in allowed]
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        unknown += [f"metadata.{key}" for key in meta if key not in _META_FIELDS]
+    return unknown
+
+
 def validate_name(res: Resource, obj: dict[str, Any]) -> None:
     """422 unless metadata.name is a valid DNS name (a label for namespaces)."""
     name = obj["metadata"].get("name") or ""

@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.sim import openapi, patch, resources
+from app.sim import admission, openapi, patch, resources
 from app.sim.errors import (
     ApiError,
     bad_request,
@@ -220,7 +220,9 @@ class ApiServer:
                     return self._watch(request, t)
                 return self._list(request, t)
             if method == "POST":
-                return self._create(t, await _body(request))
+                body = await _body(request)
+                warnings = _field_validation(request, t.res, body)
+                return _warn(self._create(t, body), warnings)
             if method == "DELETE":
                 return self._delete_collection(request, t)
             raise method_not_allowed()
@@ -234,9 +236,9 @@ class ApiServer:
         if method == "PUT":
             body = await _body(request)
             self._check_kind(t.res, body)
-            return json_response(
-                self.store.update(t.res.plural, t.namespace, t.name, body, subresource=t.sub)
-            )
+            warnings = _field_validation(request, t.res, body)
+            updated = self.store.update(t.res.plural, t.namespace, t.name, body, subresource=t.sub)
+            return _warn(json_response(updated), warnings)
         if method == "PATCH":
             return self._patch(request, t, await _body(request))
         if method == "DELETE" and t.sub is None:
@@ -300,6 +302,7 @@ class ApiServer:
         content_type = request.headers.get("content-type", "")
         current = self.store.peek_or_404(t.res.plural, t.namespace, t.name or "")
         patched = patch.apply_patch(content_type, current, body)
+        warnings = _field_validation(request, t.res, patched)
         wanted_rv = ((body if isinstance(body, dict) else {}).get("metadata") or {}).get(
             "resourceVersion"
         )
@@ -309,7 +312,7 @@ class ApiServer:
         result = self.store.update(
             t.res.plural, t.namespace, t.name or "", patched, subresource=t.sub
         )
-        return json_response(result)
+        return _warn(json_response(result), warnings)
 
     def _delete(self, request: Request, t: _Target, body: Any) -> Response:
         q = request.query_params
@@ -630,6 +633,26 @@ async def _body(request: Request, *, optional: bool = False) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise bad_request(f"error decoding JSON: {exc}") from None
+
+
+def _field_validation(request: Request, res: Resource, body: Any) -> list[str]:
+    """Unknown fields: 400 under fieldValidation=Strict, warnings under Warn (the default)."""
+    mode = request.query_params.get("fieldValidation", "Warn")
+    if mode == "Ignore" or not isinstance(body, dict):
+        return []
+    unknown = admission.unknown_fields(res, body)
+    if unknown and mode == "Strict":
+        details = ", ".join(f'unknown field "{name}"' for name in unknown)
+        raise bad_request(f"strict decoding error: {details}")
+    return [f'unknown field "{name}"' for name in unknown]
+
+
+def _warn(response: Response, warnings: list[str]) -> Response:
+    """Attach `Warning: 299 - "..."` headers, which kubectl prints."""
+    for text in warnings:
+        escaped = text.replace('"', '\\"')
+        response.headers.append("Warning", f'299 - "{escaped}"')
+    return response
 
 
 def _flag(value: str | None) -> bool:

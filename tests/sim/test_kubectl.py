@@ -122,6 +122,15 @@ async def test_create_reports_invalid_manifests(kubeconfig: Path, manifest: Mani
     assert 'The Job "broken" is invalid: spec.template.spec.restartPolicy: Unsupported value' in err
 
 
+async def test_unknown_fields_are_refused_like_strict_validation(
+    kubeconfig: Path, manifest: Manifest
+) -> None:
+    path = manifest("typo", **{"  name: typo\n": "  name: typo\n  colour: blue\n"})
+    code, _, err = await run_kubectl(kubeconfig, "create", "-f", str(path))
+    assert code == 1
+    assert 'strict decoding error: unknown field "metadata.colour"' in err
+
+
 async def test_apply_creates_then_configures(kubeconfig: Path, manifest: Manifest) -> None:
     path = manifest("applied", script="sleep 30")
     text = path.read_text().replace("backoffLimit: 0", "backoffLimit: 0\n  suspend: true")
