@@ -6,11 +6,25 @@ import strawberry
 from graphql import GraphQLError
 
 from app.domain.errors import ErrorCode, UserError
+from app.graphql.enums import describe_values
 
-ErrorCodeEnum = strawberry.enum(
-    ErrorCode,
-    name="ErrorCode",
-    description="Why an input was refused; stable for clients to branch on.",
+ErrorCodeEnum = describe_values(
+    strawberry.enum(
+        ErrorCode,
+        name="ErrorCode",
+        description="Why an input was refused; stable for clients to branch on.",
+    ),
+    {
+        ErrorCode.REQUIRED: "A value is missing.",
+        ErrorCode.INVALID: "The value is malformed (see the message).",
+        ErrorCode.TOO_LONG: "The value is longer than allowed.",
+        ErrorCode.OUT_OF_RANGE: "The number is outside the allowed bounds.",
+        ErrorCode.DUPLICATE: "The value repeats one given before.",
+        ErrorCode.UNKNOWN_GPU_PROFILE: "No such GPU profile (see `gpuProfiles`).",
+        ErrorCode.NOT_FOUND: "The object does not exist, or is not visible to you.",
+        ErrorCode.RESERVED: "The name is reserved for the platform.",
+        ErrorCode.CLUSTER_UNAVAILABLE: "The cluster could not be reached or refused the request.",
+    },
 )
 
 

@@ -41,7 +41,11 @@ class JobQueries:
     """Reading Jobs."""
 
     @strawberry.field(description="A Job by id.")
-    async def job(self, info: Info, id: relay.GlobalID) -> JobType | None:
+    async def job(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The Job's global id.")],
+    ) -> JobType | None:
         if id.type_name != "Job":
             return None
         (job,) = await JobType.resolve_nodes(info=info, node_ids=[id.node_id])

@@ -13,6 +13,7 @@ from app.auth.policy import can_see_job
 from app.db.models import Job
 from app.domain.priority import Priority
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 from app.graphql.pagination import (
     After,
     First,
@@ -23,10 +24,18 @@ from app.graphql.pagination import (
 )
 from app.graphql.runs.types import RunConnection, RunType, parse_uuid
 
-PriorityEnum = strawberry.enum(
-    Priority,
-    name="Priority",
-    description="How urgently a run should get a GPU slice; higher may preempt lower.",
+PriorityEnum = describe_values(
+    strawberry.enum(
+        Priority,
+        name="Priority",
+        description="How urgently a run should get a GPU slice; higher may preempt lower.",
+    ),
+    {
+        Priority.LOW: "Runs when nothing more urgent waits; the first to be preempted.",
+        Priority.MEDIUM: "The default.",
+        Priority.HIGH: "Ahead of LOW and MEDIUM; may preempt them.",
+        Priority.EXTRA_HIGH: "Ahead of every other run; may preempt any lower priority.",
+    },
 )
 
 

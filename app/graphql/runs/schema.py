@@ -7,6 +7,7 @@ versions: no change can fall between the snapshot and the live feed.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -33,7 +34,11 @@ class RunQueries:
     """Reading runs."""
 
     @strawberry.field(description="A run by id.")
-    async def run(self, info: Info, id: relay.GlobalID) -> RunType | None:
+    async def run(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The run's global id.")],
+    ) -> RunType | None:
         if id.type_name != "Run":
             return None
         (run,) = await RunType.resolve_nodes(info=info, node_ids=[id.node_id])
@@ -47,7 +52,13 @@ class RunSubscriptions:
     @strawberry.subscription(
         description="The run's current state, then every change; ends after a final status."
     )
-    async def run_status(self, info: Info, run_id: relay.GlobalID) -> AsyncGenerator[RunType, None]:
+    async def run_status(
+        self,
+        info: Info,
+        run_id: Annotated[
+            relay.GlobalID, strawberry.argument(description="The global id of the run to follow.")
+        ],
+    ) -> AsyncGenerator[RunType, None]:
         run_uuid = _run_uuid(run_id)
         hub = info.context.platform.hub
         with hub.subscribe(run_topic(run_uuid)) as feed:

@@ -14,16 +14,27 @@ from app.auth.policy import can_see_run
 from app.db.models import Run, RunEvent
 from app.domain.status import RunStatus
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 
 if TYPE_CHECKING:
     from app.graphql.jobs.types import JobType
 
-RunStatusEnum = strawberry.enum(
-    RunStatus,
-    name="RunStatus",
-    description=(
-        "Lifecycle of a run: SUBMITTED → PENDING → RUNNING → COMPLETED | FAILED, or CANCELLED."
+RunStatusEnum = describe_values(
+    strawberry.enum(
+        RunStatus,
+        name="RunStatus",
+        description=(
+            "Lifecycle of a run: SUBMITTED → PENDING → RUNNING → COMPLETED | FAILED, or CANCELLED."
+        ),
     ),
+    {
+        RunStatus.SUBMITTED: "Recorded; its Kubernetes Job is being created or queued.",
+        RunStatus.PENDING: "Waiting for a GPU slice (or requeued after preemption).",
+        RunStatus.RUNNING: "The main container is running.",
+        RunStatus.COMPLETED: "The main container exited with code 0.",
+        RunStatus.FAILED: "The run ended with an error (see reason, message and exitCode).",
+        RunStatus.CANCELLED: "Stopped on request before it ended.",
+    },
 )
 
 
