@@ -197,11 +197,13 @@ def decide(state: RunState, obs: Observation) -> RunState | None:
     if state.status.terminal:
         return None
     new_attempt = obs.pod_uid is not None and obs.pod_uid != state.pod_uid
-    stale_pod = state.pod_created_at is not None and (
-        obs.pod_created_at is None or obs.pod_created_at <= state.pod_created_at
-    )
-    if new_attempt and stale_pod:
-        return None  # an older pod than the one already followed
+    if new_attempt and state.pod_created_at is not None:
+        # creationTimestamp has one-second resolution: a replacement made in the same second as
+        # the pod it replaces counts as newer only once that pod was preempted.
+        if obs.pod_created_at is None or obs.pod_created_at < state.pod_created_at:
+            return None  # an older pod than the one already followed
+        if obs.pod_created_at == state.pod_created_at and state.reason != PREEMPTED:
+            return None
     if not new_attempt:
         if state.reason == PREEMPTED and obs.pod_uid is not None:
             return None  # nothing of a preempted pod matters but its replacement

@@ -26,9 +26,17 @@ def _run_id(obj: Obj) -> str | None:
 def _newest(pods: list[Obj]) -> Obj | None:
     if not pods:
         return None
-    return max(
-        pods, key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"])
+    return max(pods, key=_recency)
+
+
+def _recency(pod: Obj) -> tuple[str, bool, str]:
+    """Newest first by creation; within one second, a pod being replaced ranks below the rest."""
+    meta = pod["metadata"]
+    conditions = pod.get("status", {}).get("conditions") or ()
+    leaving = "deletionTimestamp" in meta or any(
+        c.get("type") == "DisruptionTarget" and c.get("status") == "True" for c in conditions
     )
+    return meta.get("creationTimestamp", ""), not leaving, meta["name"]
 
 
 class RunTracker:

@@ -225,3 +225,17 @@ def test_a_job_failure_seen_before_the_pod_failure_waits_for_the_exit_code() -> 
     gone = derive(failed_job, None)
     assert gone is not None and gone.status is RunStatus.FAILED
     assert gone.reason == "BackoffLimitExceeded"
+
+
+def test_a_replacement_created_in_the_same_second_is_a_new_attempt_after_preemption() -> None:
+    state = RunState(
+        status=RunStatus.PENDING, reason=PREEMPTED, attempts=1, pod_uid="p1", pod_created_at=at(T0)
+    )
+    replacement = Observation(
+        RunStatus.PENDING, "Unschedulable", pod_uid="p2", pod_created_at=at(T0)
+    )
+    new = decide(state, replacement)
+    assert new is not None and new.attempts == 2 and new.pod_uid == "p2"
+    # ...but without a preemption, a same-second pod is not taken for a newer one.
+    running = RunState(status=RunStatus.RUNNING, attempts=1, pod_uid="p1", pod_created_at=at(T0))
+    assert decide(running, replacement) is None
