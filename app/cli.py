@@ -79,12 +79,14 @@ def _register_core(commands: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser; each subcommand lives next to the code it drives."""
+    from app.sidecar import cli as sidecar_cli
     from app.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(prog="walkai-jobs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _register_core(commands)
     sim_cli.register(commands)
+    sidecar_cli.register(commands)
     return parser
 
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -220,6 +220,60 @@ class S3ObjectStore:
             "put_object", Params=params, ExpiresIn=validate_expiry(expires_in)
         )
         return url
+
+    @property
+    def part_size(self) -> int:
+        """Size of each part of a multipart upload (the last one may be shorter)."""
+        return self._part_size
+
+    def multipart_for(self, size: int) -> bool:
+        """Whether an object of `size` bytes goes up in parts."""
+        return size >= self._threshold
+
+    async def start_multipart(self, key: str, *, content_type: str | None = None) -> str:
+        """Begin a multipart upload whose parts a client sends through presigned URLs."""
+        created = await self._call(
+            key,
+            "create_multipart_upload",
+            Key=validate_key(key),
+            ContentType=content_type or DEFAULT_CONTENT_TYPE,
+        )
+        upload_id: str = created["UploadId"]
+        return upload_id
+
+    async def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """A URL anyone may PUT part `number` (from 1) of the upload to."""
+        presigner = await self._get_presigner()
+        url: str = await presigner.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": validate_key(key),
+                "UploadId": upload_id,
+                "PartNumber": number,
+            },
+            ExpiresIn=validate_expiry(expires_in),
+        )
+        return url
+
+    async def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str]) -> None:
+        """Join the parts (ETags in part order) into the object."""
+        await self._call(
+            key,
+            "complete_multipart_upload",
+            Key=validate_key(key),
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"ETag": etag, "PartNumber": number}
+                    for number, etag in enumerate(etags, start=1)
+                ]
+            },
+        )
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished upload and its parts."""
+        await self._call(key, "abort_multipart_upload", Key=validate_key(key), UploadId=upload_id)
 
     async def upload_file(
         self, key: str, path: Path, *, content_type: str | None = None

@@ -15,10 +15,22 @@ import random
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from app.storage.base import InvalidKey, ObjectInfo, ObjectStore, validate_prefix
 
 Job = Callable[[], Awaitable[ObjectInfo]]
+
+
+class FileUploader(Protocol):
+    """What `upload_directory` needs: an `ObjectStore`, or the run sidecar's brokered client."""
+
+    async def upload_file(
+        self, key: str, path: Path, *, content_type: str | None = None
+    ) -> ObjectInfo:
+        """Upload a local file to `key`."""
+        ...
+
 
 # Errors that another attempt cannot fix.
 _PERMANENT = (InvalidKey, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -35,7 +47,7 @@ class TransferError(Exception):
 
 
 async def upload_directory(
-    store: ObjectStore,
+    store: FileUploader,
     root: Path,
     prefix: str,
     *,
@@ -57,7 +69,7 @@ async def upload_directory(
         content_type = mimetypes.guess_type(path.name)[0]
         return lambda: store.upload_file(base + relative, path, content_type=content_type)
 
-    done = await _run_all(
+    done = await run_all(
         {relative: upload(relative, path) for relative, path in files},
         concurrency=concurrency,
         retries=retries,
@@ -99,7 +111,7 @@ async def download_prefix(
 
         return run
 
-    await _run_all(
+    await run_all(
         {info.key: download(info) for info in objects},
         concurrency=concurrency,
         retries=retries,
@@ -108,14 +120,15 @@ async def download_prefix(
     return objects
 
 
-async def _run_all(
+async def run_all(
     jobs: dict[str, Job],
     *,
     concurrency: int,
     retries: int,
     backoff: float,
 ) -> list[ObjectInfo]:
-    """Run every job, `concurrency` at a time, each retried; raise `TransferError` at the end."""
+    """Run every job (named by the file it moves), `concurrency` at a time, each retried with
+    backoff; raise `TransferError` at the end if any still failed."""
     pending = iter(jobs.items())
     done: list[ObjectInfo] = []
     failures: dict[str, BaseException] = {}

@@ -1,0 +1,134 @@
+"""`walkai-jobs sidecar upload`: upload the output directory once the main container ends.
+
+It runs as a Kubernetes native sidecar (an init container with `restartPolicy: Always`): it
+starts before the main container and the kubelet stops it only after every main container
+has exited — whether it succeeded, failed or was OOM-killed — by sending it SIGTERM and,
+after the pod's `terminationGracePeriodSeconds`, SIGKILL. That SIGTERM is what this command
+waits for: the main container cannot forget to send it, and needs no change to the user's
+image. The upload then gets the grace period (the manifest sets it from configuration); the
+run credential itself has no deadline the job can outlive.
+
+Every regular file goes to `runs/<run id>/outputs/<relative path>`, `concurrency` files at a
+time with retries (large files in parts on S3). The manifest — every file uploaded, with size,
+content type and ETag, and every file that failed — is written last; the exit code is 0 when
+nothing failed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.sidecar.client import BrokerClient
+from app.sidecar.credentials import outputs_prefix
+from app.storage.sync import TransferError, upload_directory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    """What an upload did, as written to the manifest."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def failed(self) -> int:
+        """How many files could not be uploaded."""
+        return len(self.manifest["failed"])
+
+
+async def wait_for_stop() -> None:
+    """Return on the first SIGTERM or SIGINT: the kubelet's word that the main container ended."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    # Later signals must not interrupt the upload; SIGKILL after the grace period still will.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: log.info("already uploading; signal ignored"))
+
+
+async def upload_outputs(
+    client: BrokerClient,
+    run_id: str,
+    root: Path,
+    *,
+    concurrency: int = 8,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> UploadReport:
+    """Upload `root` under the run's outputs prefix, then store and return the manifest."""
+    started = datetime.now(UTC)
+    prefix = outputs_prefix(run_id)
+    try:
+        done = await upload_directory(
+            client, root, prefix, concurrency=concurrency, retries=retries, backoff=backoff
+        )
+        failed: dict[str, BaseException] = {}
+    except TransferError as exc:
+        done, failed = sorted(exc.done, key=lambda info: info.key), exc.failures
+    manifest = {
+        "version": 1,
+        "runId": run_id,
+        "prefix": prefix,
+        "startedAt": started.isoformat(),
+        "finishedAt": datetime.now(UTC).isoformat(),
+        "files": [
+            {
+                "path": info.key[len(prefix) :],
+                "size": info.size,
+                "contentType": info.content_type,
+                "etag": info.etag,
+            }
+            for info in done
+        ],
+        "bytes": sum(info.size for info in done),
+        "failed": [{"path": path, "error": repr(error)} for path, error in sorted(failed.items())],
+    }
+    await client.put_manifest(json.dumps(manifest).encode())
+    return UploadReport(manifest)
+
+
+async def run_upload(
+    *,
+    api_url: str,
+    token: str,
+    run_id: str,
+    root: Path,
+    wait: bool,
+    concurrency: int,
+    retries: int,
+) -> int:
+    """The command: wait for the main container to end (unless told not to), upload, report."""
+    if wait:
+        log.info("waiting for the main container to end (SIGTERM)")
+        await wait_for_stop()
+    started = time.monotonic()
+    async with BrokerClient(api_url, token) as client:
+        try:
+            report = await upload_outputs(
+                client, run_id, root, concurrency=concurrency, retries=retries
+            )
+        except Exception:
+            log.exception("the outputs could not be uploaded")
+            return 1
+    manifest = report.manifest
+    log.info(
+        "uploaded %d file(s), %d bytes in %.1f s; %d failed",
+        len(manifest["files"]),
+        manifest["bytes"],
+        time.monotonic() - started,
+        report.failed,
+    )
+    for failure in manifest["failed"]:
+        log.error("not uploaded: %s (%s)", failure["path"], failure["error"])
+    return 1 if report.failed else 0
