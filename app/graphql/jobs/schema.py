@@ -86,7 +86,11 @@ class JobMutations:
     """Changing Jobs."""
 
     @strawberry.mutation(description="Create a Job and start its first run.")
-    async def create_job(self, info: Info, input: CreateJobInput) -> CreateJobPayload:
+    async def create_job(
+        self,
+        info: Info,
+        input: Annotated[CreateJobInput, strawberry.argument(description="The Job to create.")],
+    ) -> CreateJobPayload:
         platform = info.context.platform
         data = JobInput(
             image=input.image,
