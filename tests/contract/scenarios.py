@@ -1,0 +1,259 @@
+"""End-to-end scenarios: each operation of frontend_contract/ sent to a running API, checked for
+the fields its screen shows. Data is made through the API by `ContractData`.
+
+Every operation needs an entry in SCENARIOS; `test_every_operation_has_a_scenario` names the
+ones that lack it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.contract.contract import operation
+from tests.support.api import Api
+
+TIMEOUT = 60
+
+
+def job_input(**overrides: object) -> dict[str, object]:
+    """The submit form, filled in as a person would."""
+    base: dict[str, object] = {
+        "name": "contract-train",
+        "image": "ghcr.io/acme/train:v1",
+        "gpu": "1g.10gb",
+        "storageGi": 2,
+        "command": ["sh", "-c", "echo epoch 1; sleep 1"],
+        "env": [{"name": "EPOCHS", "value": "1"}],
+        "priority": "HIGH",
+    }
+    return {**base, **overrides}
+
+
+async def submit(api: Api, **overrides: object) -> dict[str, Any]:
+    """Submit through the Jobs screen's own mutation; the payload must carry no userErrors."""
+    payload: dict[str, Any] = (
+        await api.gql(operation("SubmitJob"), {"input": job_input(**overrides)})
+    )["createJob"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return payload
+
+
+async def follow(api: Api, name: str, run_id: str) -> list[dict[str, Any]]:
+    """Every event of a run-status subscription until the server completes it."""
+    async with api.subscribe(operation(name), {"runId": run_id}) as sub:
+        return [e["runStatus"] for e in await asyncio.wait_for(sub.collect(), TIMEOUT)]
+
+
+async def until_status(api: Api, run_id: str, status: str) -> None:
+    """Wait until a run reaches a status (it stays there: the caller's job sleeps)."""
+    async with api.subscribe(operation("RunStatusUpdates"), {"runId": run_id}) as sub:
+        while True:
+            event = await asyncio.wait_for(sub.next(), TIMEOUT)
+            assert event is not None, f"run ended before reaching {status}"
+            if event["runStatus"]["status"] == status:
+                return
+
+
+@dataclass
+class ContractData:
+    """Jobs made through the API: one completed, one failed, one running."""
+
+    completed: dict[str, Any]
+    failed: dict[str, Any]
+    running: dict[str, Any]
+
+    @classmethod
+    async def create(cls, api: Api) -> ContractData:
+        completed = await submit(api, name="contract-ok")
+        failed = await submit(
+            api, name="contract-fails", command=["sh", "-c", "echo boom; sleep 1; exit 3"], env=[]
+        )
+        running = await submit(
+            api, name="contract-long", command=["sh", "-c", "sleep 45"], priority="EXTRA_HIGH"
+        )
+        await follow(api, "RunStatusUpdates", completed["run"]["id"])
+        await follow(api, "RunStatusUpdates", failed["run"]["id"])
+        await until_status(api, running["run"]["id"], "RUNNING")
+        return cls(completed, failed, running)
+
+
+Scenario = Callable[[Api, ContractData], Awaitable[None]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    """Register the end-to-end check of operation `name`."""
+
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+def ids(connection: dict[str, Any]) -> list[str]:
+    return [edge["node"]["id"] for edge in connection["edges"]]
+
+
+# Dashboard ------------------------------------------------------------------------------------
+
+
+@scenario("DashboardOverview")
+async def dashboard_overview(api: Api, data: ContractData) -> None:
+    result = await api.gql(operation("DashboardOverview"), {"first": 100})
+    assert "1g.10gb" in [p["name"] for p in result["gpuProfiles"]]
+    running = {e["node"]["id"]: e["node"] for e in result["running"]["edges"]}
+    row = running[data.running["job"]["id"]]
+    assert row["name"] == "contract-long" and row["gpu"] == "1g.10gb"
+    assert row["latestRun"]["status"] == "RUNNING" and row["latestRun"]["submittedAt"]
+    assert data.completed["job"]["id"] not in running
+    assert all(e["node"]["latestRun"]["status"] == "PENDING" for e in result["waiting"]["edges"])
+
+
+@scenario("DashboardRunsChanged")
+async def dashboard_runs_changed(api: Api, data: ContractData) -> None:
+    async with api.subscribe(operation("DashboardRunsChanged")) as sub:
+        created = await submit(api, name="contract-dash", command=["sh", "-c", "sleep 1"])
+        while True:
+            event = (await asyncio.wait_for(sub.next(), TIMEOUT) or {})["runsChanged"]
+            if event["id"] == created["run"]["id"] and event["status"] == "COMPLETED":
+                break
+    assert event["job"] == {"id": created["job"]["id"], "name": "contract-dash", "gpu": "1g.10gb"}
+    assert event["exitCode"] == 0 and event["finishedAt"] and event["durationSeconds"] >= 0
+
+
+# Jobs -----------------------------------------------------------------------------------------
+
+
+@scenario("JobsList")
+async def jobs_list(api: Api, data: ContractData) -> None:
+    done = await api.gql(operation("JobsList"), {"first": 100, "status": "COMPLETED"})
+    assert data.completed["job"]["id"] in ids(done["jobs"])
+    assert data.failed["job"]["id"] not in ids(done["jobs"])
+    failed = await api.gql(operation("JobsList"), {"first": 100, "status": "FAILED"})
+    row = next(e["node"] for e in failed["jobs"]["edges"] if e["node"]["name"] == "contract-fails")
+    assert row["image"] == "ghcr.io/acme/train:v1" and row["priority"] == "HIGH"
+    assert row["latestRun"]["status"] == "FAILED" and row["latestRun"]["reason"] == "Error"
+    # "Load more": two pages of one, newest first, never the same Job twice.
+    first = (await api.gql(operation("JobsList"), {"first": 1}))["jobs"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    after = first["pageInfo"]["endCursor"]
+    second = (await api.gql(operation("JobsList"), {"first": 1, "after": after}))["jobs"]
+    assert ids(first) != ids(second)
+    assert first["edges"][0]["node"]["createdAt"] >= second["edges"][0]["node"]["createdAt"]
+
+
+@scenario("SubmitFormOptions")
+async def submit_form_options(api: Api, data: ContractData) -> None:
+    profiles = (await api.gql(operation("SubmitFormOptions")))["gpuProfiles"]
+    assert profiles[0] == {
+        "name": "1g.10gb",
+        "memoryGb": 10,
+        "computeSlices": 1,
+        "gpuModel": profiles[0]["gpuModel"],
+    }
+    assert [p["computeSlices"] for p in profiles] == sorted(p["computeSlices"] for p in profiles)
+
+
+@scenario("SubmitJob")
+async def submit_job(api: Api, data: ContractData) -> None:
+    # The data above was submitted through this operation; here, what the form shows on success
+    # and on a mistake.
+    job = data.completed["job"]
+    assert (job["name"], job["gpu"], job["priority"]) == ("contract-ok", "1g.10gb", "HIGH")
+    assert job["latestRun"]["number"] == 1 and job["createdAt"]
+    assert data.completed["run"]["status"] in ("SUBMITTED", "PENDING")
+    refused = (
+        await api.gql(operation("SubmitJob"), {"input": job_input(gpu="9g.90gb", storageGi=0)})
+    )["createJob"]
+    assert refused["job"] is None and refused["run"] is None
+    assert {(e["field"], e["code"]) for e in refused["userErrors"]} == {
+        ("gpu", "UNKNOWN_GPU_PROFILE"),
+        ("storageGi", "OUT_OF_RANGE"),
+    }
+    assert all(e["message"] for e in refused["userErrors"])
+
+
+# Job detail -----------------------------------------------------------------------------------
+
+
+@scenario("JobDetail")
+async def job_detail(api: Api, data: ContractData) -> None:
+    job = (await api.gql(operation("JobDetail"), {"id": data.completed["job"]["id"]}))["job"]
+    assert job["image"] == "ghcr.io/acme/train:v1" and job["storageGi"] == 2
+    assert job["command"] == ["sh", "-c", "echo epoch 1; sleep 1"] and job["args"] == []
+    assert job["env"] == [{"name": "EPOCHS", "value": "1"}]
+    assert job["latestRun"]["status"] == "COMPLETED" and job["latestRun"]["exitCode"] == 0
+    runs = [e["node"] for e in job["runs"]["edges"]]
+    assert [r["number"] for r in runs] == [1] and job["runs"]["pageInfo"]["hasNextPage"] is False
+    assert runs[0]["startedAt"] and runs[0]["finishedAt"] and runs[0]["durationSeconds"] >= 0
+    missing = await api.gql(operation("JobDetail"), {"id": data.completed["run"]["id"]})
+    assert missing["job"] is None, "a run's id is not a Job: the page shows 'not found'"
+
+
+@scenario("JobLatestRunStatus")
+async def job_latest_run_status(api: Api, data: ContractData) -> None:
+    events = await follow(api, "JobLatestRunStatus", data.completed["run"]["id"])
+    assert [e["status"] for e in events] == ["COMPLETED"]
+    assert events[0]["attempts"] == 1 and events[0]["exitCode"] == 0
+
+
+# Run detail -----------------------------------------------------------------------------------
+
+
+@scenario("RunDetail")
+async def run_detail(api: Api, data: ContractData) -> None:
+    run = (await api.gql(operation("RunDetail"), {"id": data.failed["run"]["id"]}))["run"]
+    assert run["status"] == "FAILED" and run["exitCode"] == 3 and run["reason"] == "Error"
+    assert run["job"]["name"] == "contract-fails" and run["job"]["gpu"] == "1g.10gb"
+    timeline = run["timeline"]
+    assert timeline[0]["status"] == "SUBMITTED" and timeline[-1]["status"] == "FAILED"
+    assert [t["version"] for t in timeline] == sorted(t["version"] for t in timeline)
+    assert timeline[-1]["version"] == run["statusVersion"] and timeline[-1]["at"]
+
+
+@scenario("RunStatusUpdates")
+async def run_status_updates(api: Api, data: ContractData) -> None:
+    created = await submit(api, name="contract-follow", command=["sh", "-c", "sleep 1"])
+    events = await follow(api, "RunStatusUpdates", created["run"]["id"])
+    assert events[-1]["status"] == "COMPLETED" and events[-1]["exitCode"] == 0
+    assert "RUNNING" in [e["status"] for e in events]
+    versions = [e["statusVersion"] for e in events]
+    assert versions == sorted(set(versions)), "a screen can drop stale events by version"
+
+
+# CLI ------------------------------------------------------------------------------------------
+
+
+@scenario("CliGpuProfiles")
+async def cli_gpu_profiles(api: Api, data: ContractData) -> None:
+    names = [p["name"] for p in (await api.gql(operation("CliGpuProfiles")))["gpuProfiles"]]
+    assert names[0] == "1g.10gb" and "7g.80gb" in names
+
+
+@scenario("CliSubmit")
+async def cli_submit(api: Api, data: ContractData) -> None:
+    variables = {"input": job_input(name="contract-cli", command=["true"])}
+    payload = (await api.gql(operation("CliSubmit"), variables))["createJob"]
+    assert payload["userErrors"] == [] and payload["job"]["name"] == "contract-cli"
+    assert payload["run"]["number"] == 1 and payload["run"]["id"]
+    bad = {"input": job_input(image="", command=["true"])}
+    refused = (await api.gql(operation("CliSubmit"), bad))["createJob"]
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("image", "REQUIRED")]
+
+
+@scenario("CliFollowRun")
+async def cli_follow_run(api: Api, data: ContractData) -> None:
+    events = await follow(api, "CliFollowRun", data.failed["run"]["id"])
+    assert [(e["status"], e["exitCode"]) for e in events] == [("FAILED", 3)]
+    assert events[0]["finishedAt"] and events[0]["reason"] == "Error"
+
+
+@scenario("CliRun")
+async def cli_run(api: Api, data: ContractData) -> None:
+    run = (await api.gql(operation("CliRun"), {"id": data.completed["run"]["id"]}))["run"]
+    assert run["status"] == "COMPLETED" and run["exitCode"] == 0
+    assert run["job"]["name"] == "contract-ok" and run["number"] == 1
