@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from app.graphql.cluster.schema import ClusterQueries
 from app.graphql.errors import should_mask
 from app.graphql.jobs.schema import JobMutations, JobQueries
+from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
 
 MAX_DEPTH = 12
@@ -41,7 +42,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     return strawberry.Schema(
         query=merge_types("Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries)),
         mutation=merge_types("Mutation", (JobMutations,)),
-        subscription=merge_types("Subscription", (RunSubscriptions,)),
+        subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
     )
 

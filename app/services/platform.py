@@ -17,6 +17,7 @@ from app.domain.priority import Priority, priority_class_manifest
 from app.events.hub import Hub
 from app.kube.client import connect
 from app.kube.manifests import ManifestSettings
+from app.services.logs import LogService
 from app.services.tracker import RunTracker
 from app.storage.base import ObjectStore
 from app.storage.factory import build_store
@@ -33,12 +34,15 @@ class Platform:
     api: client.ApiClient | None = None
     tracker: RunTracker | None = None
     store: ObjectStore = field(init=False)
+    # Log followers (one per pod and container), the line store and the log topics.
+    logs: LogService = field(init=False)
 
     def __post_init__(self) -> None:
         # Built here, not in start(): the local store's URL routes are mounted with the app.
         self.store = build_store(
             self.settings.storage, public_base_url=self.settings.resolved_public_url
         )
+        self.logs = LogService(self.store)
 
     @property
     def limits(self) -> Limits:
@@ -75,12 +79,14 @@ class Platform:
         self.tracker = RunTracker(
             self.api, self.settings.namespace, self.hub, self.settings.watch_timeout_seconds
         )
+        self.logs.start(self.api, self.settings.namespace, self.tracker, self.hub)
         await self.tracker.start()
 
     async def stop(self) -> None:
         """Stop following runs and close connections."""
         if self.tracker is not None:
             await self.tracker.stop()
+        await self.logs.stop()
         if self.api is not None:
             await self.api.close()
         await self.store.close()

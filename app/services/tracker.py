@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -62,6 +63,8 @@ class RunTracker:
             timeout_seconds=timeout,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        # Told every event of a managed pod before its run is reconciled (log followers).
+        self.pod_listeners: list[Callable[[str, Obj], Awaitable[None]]] = []
 
     async def start(self) -> None:
         """Start both informers and wait for their first list (so reconciling starts at once)."""
@@ -90,6 +93,8 @@ class RunTracker:
         run_id = _run_id(obj)
         if run_id is None:
             return
+        for listener in self.pod_listeners:
+            await listener(kind, obj)
         name = obj["metadata"]["name"]
         if kind == "DELETED":
             self._pods_by_run[run_id].discard(name)

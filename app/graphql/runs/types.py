@@ -15,6 +15,14 @@ from app.db.models import Run, RunEvent
 from app.domain.status import RunStatus
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
+from app.graphql.logs.types import (
+    LogAfter,
+    LogBefore,
+    LogContainer,
+    LogFirst,
+    LogLast,
+    LogLineConnection,
+)
 
 if TYPE_CHECKING:
     from app.graphql.jobs.types import JobType
@@ -132,6 +140,44 @@ class RunType(relay.Node):
             return None
         end = self.finished_at or datetime.now(self.started_at.tzinfo)
         return max(0.0, (end - self.started_at).total_seconds())
+
+    @strawberry.field(
+        description=(
+            "The run's log, a page at a time: `first`/`after` from the start, `last`/`before` "
+            "from the end (the tail). The same lines whether the run is live or archived."
+        )
+    )
+    async def logs(
+        self,
+        info: Info,
+        first: LogFirst = None,
+        after: LogAfter = None,
+        last: LogLast = None,
+        before: LogBefore = None,
+        container: LogContainer = None,
+    ) -> LogLineConnection:
+        from app.graphql.logs.schema import resolve_logs
+
+        return await resolve_logs(
+            info,
+            UUID(self.id),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            container=container,
+        )
+
+    @strawberry.field(
+        description=(
+            "A URL to download a container's whole log (default `main`), valid for an hour; "
+            "null until the run has ended and its log is archived."
+        )
+    )
+    async def log_download_url(self, info: Info, container: LogContainer = None) -> str | None:
+        from app.graphql.logs.schema import resolve_download_url
+
+        return await resolve_download_url(info, UUID(self.id), container)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -1,0 +1,1 @@
+"""The logs domain of the schema: live log batches and pages of stored lines."""

@@ -1,0 +1,496 @@
+"""Run logs: one follower per (pod, container), a line store with cursors, fan-out, archives.
+
+Decisions (the why):
+
+- **Where lines live.** In the database, one row per line (`app.db.log_models.LogLine`), inserted
+  in batches as they arrive and kept after the run ends. An API restart loses nothing, paging is
+  a keyset query on `(run, seq)` that never reads a log whole, and a live run pages exactly like
+  an archived one. At the end the log is also written to object storage
+  (`runs/<run-id>/logs/<container>.log`, `<timestamp> <text>` per line, as `kubectl logs
+  --timestamps` prints) and its keys recorded in `LogArchive`: that is the download.
+- **Cursors.** A per-run sequence number (`seq`, from 1, across containers and attempts),
+  opaque to clients. It is allocated under a per-run lock together with the insert and the
+  publish, so every subscriber sees a run's lines in one order, the order of `seq`; a filtered
+  subscriber simply sees gaps. Restarted, the service continues after the highest stored `seq`.
+- **Followers.** Started from the pod watch for every container (init containers and sidecars
+  included) that runs or ran, one per (pod, container) whatever the number of subscribers, zero
+  included: logs are kept when nobody watches. A preempted run's next pod is the next
+  `attempt`; earlier attempts' lines stay. A stream read whole is recorded (`LogStream.ended`),
+  so a restart resumes only unfinished ones, with `sinceTime` and de-duplication.
+- **Batching and fan-out.** A follower stores and publishes what one read returned, up to
+  `MAX_BATCH` lines per INSERT and per message, so under load batches grow by themselves while
+  the previous one is written. One `LogBatch` object goes to every subscriber of the run's
+  topic; its GraphQL result is resolved once and shared (`app/graphql/logs/sharing.py`).
+- **Bounded queues.** Each subscriber buffers at most `SUBSCRIBER_BUFFER` batches. One that
+  falls behind is dropped from the live feed (`Lagged`), catches up from the database after its
+  own cursor, and its next batch says `lagged`: it never slows the follower or anyone else.
+- **Subscriptions without races.** Subscribe to the topic, then read the backlog after the
+  client's cursor, then emit live batches newer than what was sent; batches are stored before
+  they are published, so a line is always in the backlog or in the feed.
+- **Archive.** When the run is terminal and every one of its streams ended: the archive is
+  written, `LogArchive` recorded, and subscribers told the log is complete. The platform never
+  deletes Kubernetes Jobs today; a future cleanup must wait for `LogArchive` to exist (and for
+  no follower of the run to be active) before deleting the Job, or the tail of a log is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from kubernetes_asyncio import client
+from tortoise.expressions import Subquery
+
+from app.db.log_models import LogArchive, LogLine, LogStream
+from app.db.models import Run
+from app.domain.status import TERMINAL
+from app.events.hub import Hub, Lagged
+from app.kube.labels import RUN_ID
+from app.kube.logfollower import Dedup, LogFollower, RawLine
+from app.services.runs import ALL_RUNS_TOPIC
+from app.services.tracker import RunTracker
+from app.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+BACKLOG_BATCH = 500
+SUBSCRIBER_BUFFER = 64
+# Followers hold one HTTP connection each for as long as their container runs.
+FOLLOWER_CONNECTIONS = 1000
+DOWNLOAD_URL_SECONDS = 3600
+
+Obj = dict[str, Any]
+
+
+def log_topic(run_id: UUID | str) -> str:
+    """The hub topic carrying one run's log batches."""
+    return f"logs:{run_id}"
+
+
+def archive_key(run_id: UUID | str, container: str) -> str:
+    """Where a container's whole log is archived."""
+    return f"runs/{run_id}/logs/{container}.log"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLine:
+    """A stored line: its per-run sequence number (the cursor), origin, timestamp and text."""
+
+    seq: int
+    container: str
+    attempt: int
+    ts: str
+    text: str
+
+
+@dataclass(eq=False)
+class LogBatch:
+    """Lines of a run in `seq` order, published once and shared by every subscriber."""
+
+    run_id: str
+    lines: list[StoredLine]
+    # Set on the first batch a subscriber gets after falling behind (and catching up).
+    lagged: bool = False
+    # Whatever the GraphQL layer derives from the batch, computed once for all subscribers.
+    shared: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def last_seq(self) -> int:
+        """The cursor of the batch's last line (0 when empty)."""
+        return self.lines[-1].seq if self.lines else 0
+
+
+@dataclass(frozen=True)
+class LogComplete:
+    """Published once the run's log is whole and archived: nothing more will come."""
+
+    run_id: str
+
+
+Item = LogBatch | LogComplete
+
+
+class _RunLog:
+    """A run's log in this process: the next `seq` and the lock that keeps `seq` order."""
+
+    def __init__(self, next_seq: int) -> None:
+        self.next_seq = next_seq
+        self.lock = asyncio.Lock()
+        self.followers = 0
+
+
+def _container_names(pod: Obj) -> list[tuple[str, bool]]:
+    """(name, ran-or-runs) for every init container, sidecar and container of a pod."""
+    status = pod.get("status") or {}
+    found = []
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        state = cs.get("state") or {}
+        started = "running" in state or "terminated" in state or bool(cs.get("lastState"))
+        found.append((cs["name"], started))
+    return found
+
+
+def _terminated(pod: Obj, container: str) -> bool:
+    status = pod.get("status") or {}
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        if cs.get("name") == container:
+            return "terminated" in (cs.get("state") or {})
+    return False
+
+
+class LogService:
+    """Followers, the line store and the log topics of every run this process follows."""
+
+    def __init__(self, store: ObjectStore, *, buffer: int = SUBSCRIBER_BUFFER) -> None:
+        self.store = store
+        self.hub: Hub[Item] = Hub(buffer)
+        self._api: client.ApiClient | None = None
+        self._namespace = ""
+        self._tracker: RunTracker | None = None
+        self._runs: dict[str, _RunLog] = {}
+        self._run_locks: dict[str, asyncio.Lock] = {}
+        # (pod uid, container) -> its follower task; and those known to be read whole.
+        self.followers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._ended: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(
+        self, api: client.ApiClient, namespace: str, tracker: RunTracker, runs_hub: Hub[Run]
+    ) -> None:
+        """Follow the pods `tracker` watches; archive runs as `runs_hub` tells their end."""
+        configuration = copy.copy(api.configuration)
+        configuration.connection_pool_maxsize = FOLLOWER_CONNECTIONS
+        self._api = client.ApiClient(configuration=configuration)
+        self._namespace = namespace
+        self._tracker = tracker
+        tracker.pod_listeners.append(self.on_pod)
+        self._watch = asyncio.create_task(self._watch_runs(runs_hub), name="logs-runs")
+
+    async def stop(self) -> None:
+        """Stop every follower (a restart resumes them from what is stored)."""
+        tasks = [*self.followers.values(), *self._tasks]
+        if self._watch is not None:
+            tasks.append(self._watch)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.followers.clear()
+        self._tasks.clear()
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
+
+    async def sweep(self) -> None:
+        """Archive every terminal run not archived yet (on start, once the pods are listed)."""
+        pending = Run.filter(status__in=list(TERMINAL)).exclude(
+            id__in=Subquery(LogArchive.all().values("run_id"))
+        )
+        for run_id in await pending.values_list("id", flat=True):
+            await self._maybe_archive(str(run_id))
+
+    # -- following --------------------------------------------------------------------------
+
+    async def on_pod(self, kind: str, pod: Obj) -> None:
+        """Pod watch handler: start a follower for each container that runs or ran."""
+        meta = pod.get("metadata") or {}
+        run_id = (meta.get("labels") or {}).get(RUN_ID)
+        uid = meta.get("uid")
+        if run_id is None or uid is None or self._api is None:
+            return
+        for container, started in _container_names(pod):
+            key = (uid, container)
+            if kind == "DELETED":
+                self._ended.discard(key)
+                continue
+            if started and key not in self.followers and key not in self._ended:
+                task = asyncio.create_task(
+                    self._follow(run_id, pod, container), name=f"log-{meta.get('name')}-{container}"
+                )
+                self.followers[key] = task
+                self._run(run_id).followers += 1
+                task.add_done_callback(functools.partial(self._follower_done, key, run_id))
+
+    def active_followers(self, run_id: UUID | str) -> int:
+        """How many containers of the run are being followed now."""
+        run = self._runs.get(str(run_id))
+        return run.followers if run is not None else 0
+
+    def _run(self, run_id: str) -> _RunLog:
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = _RunLog(next_seq=0)  # 0: not read from the database yet
+        return run
+
+    def _follower_done(self, key: tuple[str, str], run_id: str, _: object) -> None:
+        task = self.followers.pop(key, None)
+        self._run(run_id).followers -= 1
+        if task is not None and not task.cancelled():
+            if task.exception() is None:
+                self._ended.add(key)
+            else:
+                log.error("log follower %s failed", key, exc_info=task.exception())
+            self._spawn(self._maybe_archive(run_id))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, run_id: str, pod: Obj, container: str) -> None:
+        meta = pod["metadata"]
+        uid, name = meta["uid"], meta["name"]
+        stream = await self._stream_row(run_id, uid, name, container)
+        if stream.ended:
+            return
+        last = await (
+            LogLine.filter(run_id=run_id, container=container, attempt=stream.attempt)
+            .order_by("-seq")
+            .first()
+            .values_list("ts", flat=True)
+        )
+        at_last: list[str] = []
+        if last is not None:
+            at_last = [
+                str(text)
+                for text in await LogLine.filter(
+                    run_id=run_id, container=container, attempt=stream.attempt, ts=last
+                )
+                .order_by("seq")
+                .values_list("text", flat=True)
+            ]
+
+        async def sink(lines: list[RawLine]) -> None:
+            await self._append(run_id, container, stream.attempt, lines)
+
+        def finished() -> bool:
+            current = self._pods().get(name)
+            if current is None or current["metadata"].get("uid") != uid:
+                return True
+            return _terminated(current, container)
+
+        assert self._api is not None
+        follower = LogFollower(
+            self._api,
+            self._namespace,
+            name,
+            container,
+            sink,
+            finished,
+            Dedup(str(last) if last is not None else None, at_last),
+            max_batch=MAX_BATCH,
+        )
+        await follower.run()
+        await LogStream.filter(id=stream.id).update(ended=True)
+
+    async def _stream_row(self, run_id: str, uid: str, name: str, container: str) -> LogStream:
+        """The stream's record; a pod seen for the first time is the run's next attempt."""
+        lock = self._run_locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            row = await LogStream.get_or_none(run_id=run_id, pod_uid=uid, container=container)
+            if row is not None:
+                return row
+            same_pod = LogStream.filter(run_id=run_id, pod_uid=uid)
+            attempt = await same_pod.first().values_list("attempt", flat=True)
+            if attempt is None:
+                pods = await LogStream.filter(run_id=run_id).distinct().values_list("pod_uid")
+                attempt = len(pods) + 1
+            return await LogStream.create(
+                run_id=run_id, pod_uid=uid, pod_name=name, container=container, attempt=attempt
+            )
+
+    async def _append(
+        self, run_id: str, container: str, attempt: int, lines: list[RawLine]
+    ) -> None:
+        """Store lines (at most MAX_BATCH) under the next sequence numbers, then publish them."""
+        run = self._run(run_id)
+        async with run.lock:
+            if run.next_seq == 0:
+                newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
+                run.next_seq = (newest.seq if newest is not None else 0) + 1
+            first = run.next_seq
+            stored = [
+                StoredLine(first + i, container, attempt, line.ts, line.text)
+                for i, line in enumerate(lines)
+            ]
+            await LogLine.bulk_create(
+                [
+                    LogLine(
+                        run_id=run_id,
+                        seq=s.seq,
+                        container=container,
+                        attempt=attempt,
+                        ts=s.ts,
+                        text=s.text,
+                    )
+                    for s in stored
+                ]
+            )
+            run.next_seq = first + len(lines)
+            self.hub.publish(log_topic(run_id), LogBatch(run_id, stored))
+
+    # -- end of a run -----------------------------------------------------------------------
+
+    def _pods(self) -> Mapping[str, Obj]:
+        return self._tracker.pods.cache if self._tracker is not None else {}
+
+    async def _watch_runs(self, runs_hub: Hub[Run]) -> None:
+        with runs_hub.subscribe(ALL_RUNS_TOPIC) as feed:
+            if self._tracker is not None:
+                # Runs that ended while no API was up: archive them once the pods are listed.
+                await self._tracker.wait_synced()
+                self._spawn(self.sweep())
+            while True:
+                try:
+                    batch = await feed.next_batch()
+                except Lagged:
+                    self._spawn(self.sweep())
+                    continue
+                for run in batch:
+                    if run.status.terminal:
+                        self._spawn(self._maybe_archive(str(run.id)))
+
+    async def _maybe_archive(self, run_id: str) -> None:
+        """Archive the run's log if it is terminal and every stream of it ended."""
+        lock = self._run_locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            if self.active_followers(run_id):
+                return
+            run = await Run.get_or_none(id=run_id)
+            if run is None or not run.status.terminal:
+                return
+            if await LogArchive.exists(run_id=run_id):
+                return
+            # The run may have ended before the pod watch showed its containers running.
+            for pod in list(self._pods().values()):
+                if (pod["metadata"].get("labels") or {}).get(RUN_ID) == run_id:
+                    await self.on_pod("MODIFIED", pod)
+            if self.active_followers(run_id):
+                return
+            # Streams left unfinished by a pod that is gone now cannot be read any more.
+            await LogStream.filter(run_id=run_id, ended=False).update(ended=True)
+            objects, total = await self._write_archive(run_id)
+            await LogArchive.create(run_id=run_id, objects=objects, lines=total)
+        self.hub.publish(log_topic(run_id), LogComplete(run_id))
+
+    async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int]:
+        containers = await (
+            LogLine.filter(run_id=run_id).distinct().values_list("container", flat=True)
+        )
+        objects: dict[str, str] = {}
+        total = 0
+        for container in sorted(str(c) for c in containers):
+            counter = [0]
+            key = archive_key(run_id, container)
+            await self.store.put(
+                key,
+                self._archive_chunks(run_id, container, counter),
+                content_type="text/plain; charset=utf-8",
+            )
+            objects[container] = key
+            total += counter[0]
+        return objects, total
+
+    async def _archive_chunks(
+        self, run_id: str, container: str, counter: list[int]
+    ) -> AsyncIterator[bytes]:
+        after = 0
+        while page := await self.lines(run_id, after=after, container=container, limit=5000):
+            counter[0] += len(page)
+            after = page[-1].seq
+            yield "".join(f"{line.ts} {line.text}\n" for line in page).encode()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def lines(
+        self,
+        run_id: UUID | str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        container: str | None = None,
+        limit: int = BACKLOG_BATCH,
+        newest_first: bool = False,
+    ) -> list[StoredLine]:
+        """Up to `limit` stored lines with `after < seq < before`, oldest first unless asked."""
+        query = LogLine.filter(run_id=run_id)
+        if after is not None:
+            query = query.filter(seq__gt=after)
+        if before is not None:
+            query = query.filter(seq__lt=before)
+        if container is not None:
+            query = query.filter(container=container)
+        rows = await (
+            query.order_by("-seq" if newest_first else "seq")
+            .limit(limit)
+            .values_list("seq", "container", "attempt", "ts", "text")
+        )
+        return [StoredLine(*row) for row in rows]
+
+    async def archive(self, run_id: UUID | str) -> LogArchive | None:
+        """The run's archive record, once its log is whole."""
+        return await LogArchive.get_or_none(run_id=run_id)
+
+    async def download_url(self, run_id: UUID | str, container: str) -> str | None:
+        """A URL to download a container's whole log; None until the run's log is archived."""
+        archive = await self.archive(run_id)
+        if archive is None or container not in archive.objects:
+            return None
+        return await self.store.presign_get(
+            archive.objects[container],
+            expires_in=DOWNLOAD_URL_SECONDS,
+            filename=f"{run_id}-{container}.log",
+        )
+
+    async def follow(
+        self, run_id: UUID | str, *, after: int = 0, container: str | None = None
+    ) -> AsyncIterator[LogBatch]:
+        """The backlog after `after`, then live batches; ends once the log is whole and sent.
+
+        Published batches are passed on as they are (shared by every subscriber) whenever they
+        follow on from what this subscriber has seen; otherwise they are trimmed or re-read.
+        """
+        run_id = str(run_id)
+        with self.hub.subscribe(log_topic(run_id)) as feed:
+            complete = await LogArchive.exists(run_id=run_id)
+            lagged, catch_up = False, True
+            while True:
+                # From the database: at first, after falling behind, and once the log is whole.
+                while catch_up and (
+                    page := await self.lines(run_id, after=after, container=container)
+                ):
+                    yield LogBatch(run_id, page, lagged=lagged)
+                    lagged = False
+                    after = page[-1].seq
+                    catch_up = len(page) == BACKLOG_BATCH
+                catch_up = False
+                if complete:
+                    return
+                try:
+                    items = await feed.next_batch()
+                except Lagged:
+                    lagged, catch_up = True, True
+                    complete = await LogArchive.exists(run_id=run_id)
+                    continue
+                for item in items:
+                    if isinstance(item, LogComplete):
+                        complete = catch_up = True
+                        continue
+                    if item.last_seq <= after:
+                        continue
+                    if container is not None and item.lines[0].container != container:
+                        continue
+                    if item.lines[0].seq > after:
+                        yield item  # the same object for every subscriber
+                    else:
+                        yield LogBatch(run_id, [line for line in item.lines if line.seq > after])
+                    after = item.last_seq

@@ -1,0 +1,116 @@
+"""Following a run's log live: one upstream stream, many subscribers, cursors, the archive."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+from tests.logs.conftest import (
+    RUN_LOGS,
+    all_pages,
+    download,
+    expected,
+    follow_logs,
+    lines_of,
+    printing,
+    start_run,
+    wait_status,
+)
+from tests.support.api import Api
+
+
+async def test_a_run_s_log_arrives_in_batches_then_completes_and_is_archived(api: Api) -> None:
+    run_id = await start_run(api, printing(2000, width=4))
+    batches = await follow_logs(api, run_id)
+    lines = lines_of(batches)
+    assert [line["text"] for line in lines] == expected(2000, width=4)
+    assert len(batches) < len(lines), "lines travel in batches"
+    assert {line["stream"] for line in lines} == {"main"}
+    assert {line["attempt"] for line in lines} == {1}
+    assert len({line["cursor"] for line in lines}) == len(lines)
+    stamps = [line["timestamp"] for line in lines]
+    assert stamps == sorted(stamps) and all(s.endswith("Z") and len(s) == 30 for s in stamps)
+    assert batches[-1]["endCursor"] == lines[-1]["cursor"]
+    # The archive holds the same lines, as `kubectl logs --timestamps` prints them.
+    archived = (await download(api, run_id)).splitlines()
+    assert archived == [f"{line['timestamp']} {line['text']}" for line in lines]
+    # A subscriber joining after the end gets the whole log, then completion.
+    again = lines_of(await follow_logs(api, run_id))
+    assert again == lines
+
+
+async def test_many_subscribers_see_the_same_lines_in_the_same_order(api: Api) -> None:
+    run_id = await start_run(api, printing(300, sleep=0.01))
+    await wait_status(api, run_id, "RUNNING", "COMPLETED")
+    results = await asyncio.gather(*(follow_logs(api, run_id) for _ in range(10)))
+    seen = [[(line["cursor"], line["text"]) for line in lines_of(r)] for r in results]
+    assert all(s == seen[0] for s in seen)
+    assert [text for _, text in seen[0]] == expected(300)
+
+
+async def test_resuming_from_a_cursor_mid_run_gives_exactly_the_missed_lines(api: Api) -> None:
+    run_id = await start_run(api, printing(400, sleep=0.005))
+    async with api.subscribe(RUN_LOGS, {"runId": run_id}) as sub:
+        first = await asyncio.wait_for(sub.next(), timeout=60)
+    assert first is not None
+    seen = first["runLogs"]["lines"]
+    rest = lines_of(await follow_logs(api, run_id, after=first["runLogs"]["endCursor"]))
+    assert [line["text"] for line in seen + rest] == expected(400)
+    # Paging the query gives the same lines with the same cursors.
+    assert await all_pages(api, run_id, 77) == seen + rest
+
+
+async def test_pages_forwards_and_backwards(api: Api) -> None:
+    run_id = await start_run(api, printing(250))
+    everything = lines_of(await follow_logs(api, run_id))
+    assert len(everything) == 250
+    tail = (await api.gql(LOGS_PAGE_TAIL, {"id": run_id}))["run"]["logs"]
+    assert [e["node"] for e in tail["edges"]] == everything[-10:]
+    assert tail["pageInfo"]["hasPreviousPage"] and not tail["pageInfo"]["hasNextPage"]
+    before = tail["pageInfo"]["startCursor"]
+    page = (await api.gql(LOGS_PAGE_BEFORE, {"id": run_id, "before": before}))["run"]["logs"]
+    assert [e["node"] for e in page["edges"]] == everything[-20:-10]
+
+
+LOGS_PAGE_TAIL = """
+query Tail($id: ID!) { run(id: $id) { logs(last: 10) {
+  edges { node { cursor timestamp text stream attempt } }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }
+"""
+
+LOGS_PAGE_BEFORE = """
+query Before($id: ID!, $before: String) { run(id: $id) { logs(last: 10, before: $before) {
+  edges { node { cursor timestamp text stream attempt } } } } }
+"""
+
+
+async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(api: Api) -> None:
+    run_id = await start_run(api, printing(40, sleep=0.1))
+    await wait_status(api, run_id, "RUNNING")
+    async with AsyncExitStack() as stack:
+        subs = [
+            await stack.enter_async_context(api.subscribe(RUN_LOGS, {"runId": run_id}))
+            for _ in range(100)
+        ]
+        firsts = await asyncio.gather(*(asyncio.wait_for(s.next(), 60) for s in subs))
+        assert all(f is not None and f["runLogs"]["lines"] for f in firsts)
+        streams = {
+            pod: n
+            for pod, n in api.cluster.stats.open_log_streams_by_pod.items()
+            if n and pod.startswith(api.namespace + "/")
+        }
+        pods = [p for p in streams if p.split("/", 1)[1].startswith(_job_name(run_id))]
+        assert len(pods) == 1 and streams[pods[0]] == 1, streams
+        results = await asyncio.gather(*(asyncio.wait_for(s.collect(), 60) for s in subs))
+    texts = [
+        [line["text"] for line in f["runLogs"]["lines"]]
+        + [line["text"] for b in r for line in b["runLogs"]["lines"]]
+        for f, r in zip(firsts, results, strict=True)
+    ]
+    assert all(t == expected(40) for t in texts)
+
+
+def _job_name(run_id: str) -> str:
+    from tests.support.graphql import node_uuid
+
+    return "run-" + node_uuid(run_id).replace("-", "")
