@@ -15,15 +15,20 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.config import load_settings
+    from app.observability.logs import configure_logging
     from app.server import create_app
 
+    configure_logging()  # JSON lines with request ids (WALKAI_LOG_FORMAT=text for people)
     settings = load_settings()
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_level="info",
+        log_config=None,
+        access_log=False,
         proxy_headers=True,
+        # Websockets are closed with 1012 at once; this bounds the wait for HTTP requests.
+        timeout_graceful_shutdown=20,
     )
     return 0
 

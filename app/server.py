@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app.config import Settings
+from app.graphiql import offline_page
+from app.graphiql import routes as graphiql_routes
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.observability.logs import RequestIdMiddleware
+from app.observability.metrics import (
+    active_subscriptions,
+    metrics_endpoint,
+    unwatch_platform,
+    watch_platform,
+)
 from app.services.platform import Platform
 from app.storage.local import LocalObjectStore
 from app.storage.routes import storage_routes
+
+log = logging.getLogger(__name__)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -36,6 +49,10 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any = None) -> Context:
         """A fresh context (and fresh data loaders) per operation."""
         return Context(platform=self.platform, request=request, response=response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL, with its assets served by this app when vendored (see app/graphiql)."""
+        return HTMLResponse(offline_page())
 
 
 async def healthz(request: Request) -> Response:
@@ -59,15 +76,23 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await platform.start()
+        watch_platform(platform)
         try:
             yield
         finally:
+            # The server has closed every websocket (code 1012) by now, which ended their
+            # subscriptions; the platform then stops its watches and log followers.
+            log.info("shutting down", extra={"active_subscriptions": active_subscriptions()})
+            unwatch_platform(platform)
             await platform.stop()
+            log.info("stopped")
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            *graphiql_routes(),
             *(
                 storage_routes(platform.store)
                 if isinstance(platform.store, LocalObjectStore)
@@ -77,6 +102,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.platform = platform
     return app

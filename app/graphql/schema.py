@@ -14,6 +14,7 @@ from app.graphql.errors import should_mask
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
+from app.observability.metrics import OperationMetrics
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
@@ -38,6 +39,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         QueryDepthLimiter(max_depth=max_depth),
         MaxTokensLimiter(max_token_count=max_tokens),
         MaskErrors(should_mask_error=should_mask),
+        OperationMetrics,
     ]
     return strawberry.Schema(
         query=merge_types("Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries)),

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 from app.db.models import Run, RunEvent
 from app.domain.status import Observation, RunState, RunStatus, decide
 from app.events.hub import Hub
+from app.observability.metrics import observe_transition
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ async def _write(run: Run, new: RunState) -> bool:
             reason=new.reason,
             message=new.message,
         )
+    observe_transition(run.status, new.status)
     for name, value in vars(new).items():
         setattr(run, name, value)
     run.version = version

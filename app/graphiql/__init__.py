@@ -1,0 +1,99 @@
+"""GraphiQL without a CDN: the IDE's JavaScript and CSS are served by the API itself.
+
+Strawberry's GraphiQL page loads React, GraphiQL and its explorer plugin from unpkg. Machines
+that cannot reach it (air-gapped clusters, offline laptops, CI) would get a blank page, so the
+same files, at the same versions, are vendored at build time from npm (`package.json` here,
+`python -m app.graphiql vendor`) into `static/`, and the page's URLs are rewritten to point at
+the app. The page keeps Strawberry's subresource-integrity hashes, so the browser itself checks
+that the vendored files are byte for byte the ones Strawberry pinned. Without vendored files the
+page is served unchanged (loading from the CDN).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from strawberry.http.ides import get_graphql_ide_html
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+MOUNT = "/graphiql"
+_CDN = re.compile(r"https://unpkg\.com/(?P<name>@?[^@\"]+)@(?P<version>[^/\"]+)/(?P<path>[^\"]+)")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One file the page loads: npm package, version, and path inside the package."""
+
+    name: str
+    version: str
+    path: str
+
+    @property
+    def relative(self) -> Path:
+        """Where it is kept under `static/`."""
+        return Path(f"{self.name}@{self.version}") / self.path
+
+
+def assets(html: str | None = None) -> list[Asset]:
+    """The files Strawberry's GraphiQL page loads from the CDN."""
+    page = html if html is not None else get_graphql_ide_html(graphql_ide="graphiql")
+    return [Asset(m["name"], m["version"], m["path"]) for m in _CDN.finditer(page)]
+
+
+def vendored(static: Path = STATIC) -> bool:
+    """Whether every asset of the page is present under `static/`."""
+    return all((static / asset.relative).is_file() for asset in assets())
+
+
+def offline_page(prefix: str = MOUNT, static: Path = STATIC) -> str:
+    """Strawberry's GraphiQL page, loading its assets from this app when they are vendored."""
+    page = get_graphql_ide_html(graphql_ide="graphiql")
+    if not vendored(static):
+        return page
+    return _CDN.sub(lambda m: f"{prefix}/static/{m['name']}@{m['version']}/{m['path']}", page)
+
+
+def routes(static: Path = STATIC) -> list[Mount]:
+    """The static files' route (nothing when they are not vendored)."""
+    if not static.is_dir():
+        return []
+    return [Mount(f"{MOUNT}/static", app=StaticFiles(directory=static), name="graphiql")]
+
+
+def vendor(node_modules: Path = HERE / "node_modules", static: Path = STATIC) -> list[Path]:
+    """Copy the page's assets from an npm install into `static/`; fails on a version mismatch."""
+    import json
+
+    copied = []
+    for asset in assets():
+        package = node_modules / asset.name
+        installed = json.loads((package / "package.json").read_text())["version"]
+        if installed != asset.version:
+            raise SystemExit(
+                f"Strawberry's GraphiQL wants {asset.name}@{asset.version} but npm installed "
+                f"{installed}: pin {asset.version} in {HERE / 'package.json'} and run npm install"
+            )
+        target = static / asset.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / asset.path, target)
+        copied.append(target)
+    return copied
+
+
+def main(argv: list[str]) -> int:
+    """`python -m app.graphiql vendor`: npm ci here, then copy the assets into static/."""
+    if argv != ["vendor"]:
+        print("usage: python -m app.graphiql vendor", file=sys.stderr)
+        return 2
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=HERE, check=True)
+    for path in vendor():
+        print(f"vendored {path.relative_to(HERE)}")
+    return 0

@@ -1,0 +1,1 @@
+"""Operating the API: Prometheus metrics, structured JSON logs with request ids."""
