@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.gpu import resource_name
 from app.domain.jobspec import JobSpec
+from app.domain.outputs import INPUTS_CONTAINER, SIDECAR_CONTAINER
 from app.domain.priority import priority_class_name
 from app.domain.status import MAIN_CONTAINER
 from app.kube.labels import JOB_ID, MANAGED_BY, MANAGER, RUN_ID, RUN_NUMBER, kube_job_name
@@ -14,6 +15,8 @@ from app.kube.labels import JOB_ID, MANAGED_BY, MANAGER, RUN_ID, RUN_NUMBER, kub
 OUTPUT_DIR = "/walkai/output"
 INPUT_DIR = "/walkai/inputs"
 OUTPUT_VOLUME = "output"
+INPUT_VOLUME = "inputs"
+CREDENTIAL_KEY = "token"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,12 @@ class ManifestSettings:
     gpu_resource_prefix: str = "nvidia.com/mig-"
     output_volume: str = "ephemeral"  # or "emptyDir"
     storage_class: str | None = None
+    # The project's own image, which runs `walkai-jobs sidecar …` beside the user's code.
+    sidecar_image: str = "ghcr.io/walkai/jobs-api:latest"
+    # How the run's pod reaches the API (its storage broker).
+    api_url: str = "http://walkai-jobs-api"
+    # The upload's time after the main container ends (the pod's termination grace).
+    upload_grace_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,35 @@ class RunRef:
     job_id: str
     run_id: str
     number: int
+
+
+def credential_secret_name(run_id: str) -> str:
+    """The Secret holding a run's credential (owned by the run's Job, deleted with it)."""
+    return f"{kube_job_name(run_id)}-credential"
+
+
+def credential_secret(ref: RunRef, token: str, job_uid: str, namespace: str) -> dict[str, Any]:
+    """The run's credential Secret, owned by its Kubernetes Job (uid `job_uid`)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": credential_secret_name(ref.run_id),
+            "namespace": namespace,
+            "labels": _labels(ref),
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": kube_job_name(ref.run_id),
+                    "uid": job_uid,
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        },
+        "type": "Opaque",
+        "stringData": {CREDENTIAL_KEY: token},
+    }
 
 
 def _labels(ref: RunRef) -> dict[str, str]:
@@ -64,7 +102,10 @@ def _main_container(spec: JobSpec, ref: RunRef, settings: ManifestSettings) -> d
         "image": spec.image,
         "env": env,
         "resources": {"limits": {resource_name(settings.gpu_resource_prefix, spec.gpu): 1}},
-        "volumeMounts": [{"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR}],
+        "volumeMounts": [
+            {"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR},
+            {"name": INPUT_VOLUME, "mountPath": INPUT_DIR, "readOnly": True},
+        ],
     }
     if spec.command:
         container["command"] = list(spec.command)
@@ -73,8 +114,59 @@ def _main_container(spec: JobSpec, ref: RunRef, settings: ManifestSettings) -> d
     return container
 
 
+def _storage_container(
+    name: str, command: str, mount: dict[str, Any], ref: RunRef, settings: ManifestSettings
+) -> dict[str, Any]:
+    """A container of the project's image running `walkai-jobs sidecar <command>`; the only
+    ones that see the run's credential."""
+    directory = "WALKAI_OUTPUT_DIR" if mount["name"] == OUTPUT_VOLUME else "WALKAI_INPUT_DIR"
+    return {
+        "name": name,
+        "image": settings.sidecar_image,
+        "command": ["walkai-jobs", "sidecar", command],
+        "env": [
+            {"name": "WALKAI_API_URL", "value": settings.api_url},
+            {"name": "WALKAI_RUN_ID", "value": ref.run_id},
+            {"name": directory, "value": mount["mountPath"]},
+            {
+                "name": "WALKAI_RUN_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": credential_secret_name(ref.run_id),
+                        "key": CREDENTIAL_KEY,
+                    }
+                },
+            },
+        ],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "volumeMounts": [mount],
+    }
+
+
+def _init_containers(ref: RunRef, settings: ManifestSettings, with_inputs: bool) -> list[Any]:
+    """Inputs first (the user's code starts only once they are in place), then the upload
+    sidecar: a native sidecar (`restartPolicy: Always`), which the kubelet stops with SIGTERM
+    only after the main container has ended, however it ended."""
+    containers = []
+    if with_inputs:
+        mount = {"name": INPUT_VOLUME, "mountPath": INPUT_DIR}
+        containers.append(
+            _storage_container(INPUTS_CONTAINER, "fetch-inputs", mount, ref, settings)
+        )
+    mount = {"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR, "readOnly": True}
+    sidecar = _storage_container(SIDECAR_CONTAINER, "upload", mount, ref, settings)
+    sidecar["restartPolicy"] = "Always"
+    containers.append(sidecar)
+    return containers
+
+
 def run_job(
-    spec: JobSpec, ref: RunRef, settings: ManifestSettings, *, suspend: bool = False
+    spec: JobSpec,
+    ref: RunRef,
+    settings: ManifestSettings,
+    *,
+    suspend: bool = False,
+    with_inputs: bool = False,
 ) -> dict[str, Any]:
     """The batch/v1 Job that executes one run.
 
@@ -103,8 +195,13 @@ def run_job(
                     "restartPolicy": "Never",
                     "priorityClassName": priority_class_name(spec.priority),
                     "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": settings.upload_grace_seconds,
+                    "initContainers": _init_containers(ref, settings, with_inputs),
                     "containers": [_main_container(spec, ref, settings)],
-                    "volumes": [_output_volume(spec, settings)],
+                    "volumes": [
+                        _output_volume(spec, settings),
+                        {"name": INPUT_VOLUME, "emptyDir": {}},
+                    ],
                 },
             },
         },
