@@ -34,12 +34,15 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
         port=port,
         storage={"backend": "local", "local_root": data_dir / "storage"},
     )
+    token = await _dev_token(settings.resolved_database_url, data_dir)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     )
     url = f"http://127.0.0.1:{port}/graphql"
     print(
         f"\nwalk:ai Jobs API (dev)\n  GraphiQL:   {url}\n"
+        f"  token:      {token}  (admin; also in {data_dir / 'dev-token'})\n"
+        f'  headers:    {{"Authorization": "Bearer {token}"}}  (GraphiQL: Headers tab)\n'
         f"  kubectl:    KUBECONFIG={kubeconfig} kubectl get jobs,pods -n {settings.namespace}\n"
         f"  database:   {settings.resolved_database_url}\n",
         flush=True,
@@ -51,6 +54,22 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
         await server.serve()
     finally:
         await cluster.stop()
+
+
+async def _dev_token(database_url: str, data_dir: Path) -> str:
+    """The dev admin's token: the one in `<data dir>/dev-token` while it works, else a new one."""
+    from app.auth.sessions import authenticate_token
+    from app.db.setup import close_database, open_database
+    from app.services.users import ensure_dev_admin
+
+    await open_database(database_url)
+    try:
+        path = data_dir / "dev-token"
+        if path.exists() and await authenticate_token(path.read_text().strip()):
+            return path.read_text().strip()
+        return await ensure_dev_admin(data_dir)
+    finally:
+        await close_database()
 
 
 def run_dev(data_dir: Path, port: int, open_browser: bool = True) -> int:

@@ -13,8 +13,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.auth.context import viewer_for_connection, viewer_for_request
+from app.auth.middleware import BodySizeLimit
 from app.config import Settings
 from app.graphiql import offline_page
 from app.graphiql import routes as graphiql_routes
@@ -47,8 +50,20 @@ class GraphQLApp(GraphQL[Context, None]):
         self.platform = platform
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        """A fresh context (and fresh data loaders) per operation."""
-        return Context(platform=self.platform, request=request, response=response)
+        """A fresh context (and fresh data loaders) per operation, with the viewer of HTTP
+        requests (websockets authenticate in `on_ws_connect`)."""
+        context = Context(platform=self.platform, request=request, response=response)
+        if request.scope["type"] == "http":
+            context.viewer = await viewer_for_request(request)
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Accept a websocket only with a valid credential in `connection_init`."""
+        viewer = await viewer_for_connection(context.connection_params, context.request)
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Sign in first: send a token."})
+        context.viewer = viewer
+        self.platform.auth.connections.add(context.request, viewer)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL, with its assets served by this app when vendored (see app/graphiql)."""
@@ -102,7 +117,10 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimit, paths=("/graphql",)),
+        ],
     )
     app.state.platform = platform
     return app

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.signals import pre_save
 
 from app.domain.priority import Priority
 from app.domain.status import RunStatus
@@ -24,6 +27,15 @@ class Job(Model):
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     # The number of the newest run; bumped atomically when a rerun is added.
     run_count = fields.IntField(default=0)
+    owner: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name="jobs", on_delete=fields.RESTRICT
+    )
+    # Shared with this team's members (app/auth/policy.py), if set.
+    team: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Team", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    # Platform secrets injected with envFrom: [{"id": …, "name": …, "kube_name": …}].
+    secrets: fields.Field[list[dict[str, str]]] = fields.JSONField(default=list)
 
     runs: fields.ReverseRelation[Run]
 
@@ -53,12 +65,34 @@ class Run(Model):
     pod_created_at = fields.DatetimeField(null=True)
     kube_name = fields.CharField(max_length=63)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Copied from the Job when the run is saved, so the policy decides without a join (and
+    # `runsChanged` filters a hub event per subscriber without a query).
+    owner: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    team: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Team", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     events: fields.ReverseRelation[RunEvent]
 
     class Meta:
         table = "run"
         unique_together = (("job", "number"),)
+
+
+@pre_save(Run)
+async def _owned_like_its_job(
+    sender: type[Run], instance: Run, using_db: Any, update_fields: Any
+) -> None:
+    """Every run, however it is created, belongs to its Job's owner and team."""
+    if getattr(instance, "owner_id", None) is not None:
+        return
+    job = getattr(instance, "_job", None)
+    if not isinstance(job, Job):
+        job = await Job.get(id=instance.job_id)  # type: ignore[attr-defined]
+    instance.owner_id = job.owner_id  # type: ignore[attr-defined]
+    instance.team_id = job.team_id  # type: ignore[attr-defined]
 
 
 class RunEvent(Model):

@@ -21,6 +21,8 @@ class Context:
     viewer: Viewer = None
     request: Any = None
     response: Any = None
+    # The websocket's `connection_init` payload (Strawberry sets it; app/auth/context.py reads it).
+    connection_params: Any = None
     jobs: JobLoaders = field(default_factory=JobLoaders)
     runs: RunLoaders = field(default_factory=RunLoaders)
 

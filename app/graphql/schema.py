@@ -14,6 +14,8 @@ from app.graphql.errors import should_mask
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
+from app.graphql.users.guard import RequireViewer
+from app.graphql.users.schema import UserMutations, UserQueries
 from app.observability.metrics import OperationMetrics
 
 MAX_DEPTH = 12
@@ -36,14 +38,17 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     """The API's schema; limits come from configuration."""
     # Configured instances are accepted, as Strawberry documents; its annotation says classes.
     extensions: list[Any] = [
+        RequireViewer,
         QueryDepthLimiter(max_depth=max_depth),
         MaxTokensLimiter(max_token_count=max_tokens),
         MaskErrors(should_mask_error=should_mask),
         OperationMetrics,
     ]
     return strawberry.Schema(
-        query=merge_types("Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries)),
-        mutation=merge_types("Mutation", (JobMutations,)),
+        query=merge_types(
+            "Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries, UserQueries)
+        ),
+        mutation=merge_types("Mutation", (JobMutations, UserMutations)),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
     )

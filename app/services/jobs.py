@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
+from uuid import UUID
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -77,8 +78,15 @@ async def submit_job(
     data: JobInput,
     limits: Limits,
     settings: ManifestSettings,
+    *,
+    owner_id: UUID,
+    team_id: UUID | None = None,
 ) -> Submitted:
-    """Validate and store a Job with its first run, then start the run on the cluster."""
+    """Validate and store a Job with its first run, then start the run on the cluster.
+
+    The Job (and so its runs) belongs to `owner_id`, shared with `team_id` if given; callers
+    check that the owner may use that team (app/auth/policy.py).
+    """
     spec = validate_job(data, limits)
     if isinstance(spec, list):
         return Submitted(job=None, run=None, errors=spec)
@@ -93,6 +101,8 @@ async def submit_job(
             env=[{"name": v.name, "value": v.value} for v in spec.env],
             priority=spec.priority,
             run_count=1,
+            owner_id=owner_id,
+            team_id=team_id,
         )
         run = Run(job=job, number=1, status=RunStatus.SUBMITTED)
         run.kube_name = kube_job_name(str(run.id))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise import Tortoise
 
+from app.auth.state import AuthState
 from app.config import Settings
 from app.db.models import Run
 from app.db.setup import close_database, open_database
@@ -19,6 +21,7 @@ from app.kube.client import connect
 from app.kube.manifests import ManifestSettings
 from app.services.logs import LogService
 from app.services.tracker import RunTracker
+from app.sidecar.credentials import RunTokens
 from app.storage.base import ObjectStore
 from app.storage.factory import build_store
 
@@ -34,8 +37,12 @@ class Platform:
     api: client.ApiClient | None = None
     tracker: RunTracker | None = None
     store: ObjectStore = field(init=False)
+    # Issues and checks the credentials of runs' pods (app/sidecar).
+    run_tokens: RunTokens = field(init=False)
     # Log followers (one per pod and container), the line store and the log topics.
     logs: LogService = field(init=False)
+    # Open websockets by credential, login attempts, account mail (app/auth).
+    auth: AuthState = field(default_factory=AuthState)
 
     def __post_init__(self) -> None:
         # Built here, not in start(): the local store's URL routes are mounted with the app.
@@ -43,6 +50,11 @@ class Platform:
             self.settings.storage, public_base_url=self.settings.resolved_public_url
         )
         self.logs = LogService(self.store)
+        # Replicas share the storage signing secret when one is configured.
+        secret = self.settings.storage.signing_secret
+        self.run_tokens = RunTokens(
+            secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
+        )
 
     @property
     def limits(self) -> Limits:
@@ -63,6 +75,9 @@ class Platform:
             gpu_resource_prefix=s.gpu_resource_prefix,
             output_volume=s.output_volume,
             storage_class=s.storage_class,
+            sidecar_image=s.sidecar_image,
+            api_url=s.sidecar_api_url or s.resolved_public_url,
+            upload_grace_seconds=s.upload_grace_seconds,
         )
 
     @property

@@ -102,8 +102,15 @@ class JobMutations:
             env=[EnvVar(name=v.name, value=v.value) for v in input.env or ()],
             priority=input.priority,
         )
+        viewer = info.context.viewer
+        assert viewer is not None  # the guard refuses anonymous mutations
         result = await submit_job(
-            platform.kube, platform.hub, data, platform.limits, platform.manifest_settings
+            platform.kube,
+            platform.hub,
+            data,
+            platform.limits,
+            platform.manifest_settings,
+            owner_id=viewer.user_id,
         )
         payload: dict[str, Any] = {
             "job": JobType.from_model(result.job) if result.job else None,

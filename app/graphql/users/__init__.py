@@ -1,0 +1,1 @@
+"""Users, teams, credentials: types, queries and mutations."""
