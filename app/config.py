@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     storage_gi_min: int = 1
     storage_gi_max: int = 1024
     sidecar_image: str = "ghcr.io/walkai/jobs-api:latest"
+    # How a run's pod reaches this API (its storage broker); default: the public URL.
+    sidecar_api_url: str | None = None
+    # Time the upload sidecar has once the main container ends (the pod's grace period).
+    upload_grace_seconds: int = 600
     watch_timeout_seconds: int = 300
 
     # GraphQL limits.
