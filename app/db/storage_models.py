@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -33,6 +33,13 @@ class Input(Model):
     )
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     finalized_at = fields.DatetimeField(null=True)
+    # Owned like Jobs (app/auth/policy.py): its owner, and the team it is shared with, if any.
+    owner: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    team: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.Team", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     files: fields.ReverseRelation[InputFile]
 
