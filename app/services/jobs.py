@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -12,13 +13,15 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise.transactions import in_transaction
 
 from app.db.models import Job, Run, RunEvent
+from app.db.storage_models import Input, JobInputLink
 from app.domain.errors import ErrorCode, UserError
 from app.domain.jobspec import EnvVar, JobInput, JobSpec, Limits, validate_job
 from app.domain.status import RunStatus
 from app.events.hub import Hub
 from app.kube.labels import kube_job_name
-from app.kube.manifests import ManifestSettings, RunRef, run_job
+from app.kube.manifests import ManifestSettings, RunRef, credential_secret, run_job
 from app.services.runs import fail_run, publish
+from app.sidecar.credentials import RunTokens
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +58,36 @@ def _cluster_message(exc: Exception) -> str:
 
 
 async def start_run(
-    api: client.ApiClient, hub: Hub[Run], settings: ManifestSettings, job: Job, run: Run
+    api: client.ApiClient,
+    hub: Hub[Run],
+    settings: ManifestSettings,
+    job: Job,
+    run: Run,
+    *,
+    tokens: RunTokens,
 ) -> UserError | None:
-    """Create the run's Kubernetes Job; on failure the run is FAILED and the error returned."""
-    manifest = run_job(
-        spec_of(job), RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number), settings
-    )
+    """Create the run's Kubernetes Job, then its credential Secret owned by that Job (so it
+    goes when the Job goes); on failure the run is FAILED and the error returned."""
+    ref = RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number)
+    with_inputs = await JobInputLink.exists(job_id=job.id)
+    manifest = run_job(spec_of(job), ref, settings, with_inputs=with_inputs)
+    batch = client.BatchV1Api(api)
+    created = None
     try:
-        batch = client.BatchV1Api(api)
-        await batch.create_namespaced_job(settings.namespace, cast(Any, manifest))
+        created = await batch.create_namespaced_job(settings.namespace, cast(Any, manifest))
+        secret = credential_secret(
+            ref, tokens.issue(run.id), created.metadata.uid, settings.namespace
+        )
+        await client.CoreV1Api(api).create_namespaced_secret(settings.namespace, cast(Any, secret))
     except Exception as exc:
+        if created is not None:
+            # A Job without its credential would wait forever for the Secret.
+            try:
+                await batch.delete_namespaced_job(
+                    created.metadata.name, settings.namespace, propagation_policy="Background"
+                )
+            except Exception as cleanup:
+                log.warning("deleting the Kubernetes Job of run %s failed: %r", run.id, cleanup)
         log.warning("creating the Kubernetes Job of run %s failed: %r", run.id, exc)
         message = _cluster_message(exc)
         await fail_run(hub, run, SUBMIT_FAILED, message)
@@ -81,6 +104,8 @@ async def submit_job(
     *,
     owner_id: UUID,
     team_id: UUID | None = None,
+    tokens: RunTokens,
+    inputs: Sequence[Input] = (),
 ) -> Submitted:
     """Validate and store a Job with its first run, then start the run on the cluster.
 
@@ -104,10 +129,12 @@ async def submit_job(
             owner_id=owner_id,
             team_id=team_id,
         )
+        for position, item in enumerate(inputs):
+            await JobInputLink.create(job=job, input=item, position=position)
         run = Run(job=job, number=1, status=RunStatus.SUBMITTED)
         run.kube_name = kube_job_name(str(run.id))
         await run.save()
         await RunEvent.create(run=run, version=run.version, status=run.status)
     publish(hub, run)
-    error = await start_run(api, hub, settings, job, run)
+    error = await start_run(api, hub, settings, job, run, tokens=tokens)
     return Submitted(job=job, run=run, errors=[error] if error else [])

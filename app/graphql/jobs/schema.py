@@ -111,6 +111,7 @@ class JobMutations:
             platform.limits,
             platform.manifest_settings,
             owner_id=viewer.user_id,
+            tokens=platform.run_tokens,
         )
         payload: dict[str, Any] = {
             "job": JobType.from_model(result.job) if result.job else None,
