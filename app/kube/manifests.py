@@ -149,12 +149,12 @@ def _init_containers(ref: RunRef, settings: ManifestSettings, with_inputs: bool)
     only after the main container has ended, however it ended."""
     containers = []
     if with_inputs:
-        mount = {"name": INPUT_VOLUME, "mountPath": INPUT_DIR}
+        inputs: dict[str, Any] = {"name": INPUT_VOLUME, "mountPath": INPUT_DIR}
         containers.append(
-            _storage_container(INPUTS_CONTAINER, "fetch-inputs", mount, ref, settings)
+            _storage_container(INPUTS_CONTAINER, "fetch-inputs", inputs, ref, settings)
         )
-    mount = {"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR, "readOnly": True}
-    sidecar = _storage_container(SIDECAR_CONTAINER, "upload", mount, ref, settings)
+    outputs: dict[str, Any] = {"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR, "readOnly": True}
+    sidecar = _storage_container(SIDECAR_CONTAINER, "upload", outputs, ref, settings)
     sidecar["restartPolicy"] = "Always"
     containers.append(sidecar)
     return containers
