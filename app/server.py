@@ -31,6 +31,8 @@ from app.observability.metrics import (
     watch_platform,
 )
 from app.services.platform import Platform
+from app.services.run_access import scope_resolver
+from app.sidecar.broker import broker_routes
 from app.storage.local import LocalObjectStore
 from app.storage.routes import storage_routes
 
@@ -112,6 +114,11 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
                 storage_routes(platform.store)
                 if isinstance(platform.store, LocalObjectStore)
                 else []
+            ),
+            # Runs' pods trade their credential here for presigned URLs of their own prefix.
+            *broker_routes(
+                platform.store,
+                scope_resolver(platform.run_tokens, platform.settings.upload_grace_seconds),
             ),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
