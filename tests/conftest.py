@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -94,7 +95,11 @@ async def api(
     """The API under uvicorn on a free port, on the simulated cluster, one per backend."""
     backend, url = database
     namespace = f"walkai-{backend}"
+    # Bound first, so the API knows its own URL: runs' pods and presigned URLs point there.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
     settings = load_settings(
+        public_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
         database_url=url,
         data_dir=tmp_path_factory.mktemp(f"data-{backend}"),
         kubeconfig=kubeconfig,
@@ -108,7 +113,7 @@ async def api(
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
@@ -133,6 +138,7 @@ async def api(
         await http.close()
         server.should_exit = True
         await task
+        sock.close()
 
 
 @pytest.fixture
