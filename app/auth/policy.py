@@ -94,6 +94,11 @@ def can_see_run(viewer: Viewer, run: Run) -> bool:
     return can_see(viewer, run)
 
 
+def can_see_input(viewer: Viewer, input: Any) -> bool:
+    """Whether the viewer may see (and so use in a Job, or delete) an input."""
+    return can_see(viewer, input)
+
+
 def can_see_user(viewer: Viewer, user_id: UUID) -> bool:
     """Members see only their own account; admins see every account."""
     return viewer is not None and (viewer.is_admin or viewer.user_id == user_id)
