@@ -14,7 +14,7 @@ suite run against each:
     get(key) -> bytes                          # NotFound when missing
     stream(key, *, chunk_size=1 MiB) -> AsyncIterator[bytes]
     head(key) -> ObjectInfo                    # NotFound when missing
-    list(prefix="", *, limit=1000, token=None) -> Page   # sorted by key
+    list(prefix="", *, limit=1000, token=None, start_after=None) -> Page   # sorted by key
     delete(key) -> None                        # idempotent
     delete_prefix(prefix) -> int               # how many; an empty prefix is refused
     copy(src, dst) -> None                     # inside the store, keeps the content type

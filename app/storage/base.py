@@ -87,8 +87,16 @@ class ObjectStore(Protocol):
         """Describe an object; raise `NotFound` when missing."""
         ...
 
-    async def list(self, prefix: str = "", *, limit: int = 1000, token: str | None = None) -> Page:
-        """List objects whose key starts with `prefix`, sorted by key, at most `limit` a page."""
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int = 1000,
+        token: str | None = None,
+        start_after: str | None = None,
+    ) -> Page:
+        """List objects whose key starts with `prefix`, sorted by key, at most `limit` a page;
+        `start_after` (a key) starts the listing after it, like a keyset cursor."""
         ...
 
     async def delete(self, key: str) -> None:

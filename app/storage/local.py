@@ -116,11 +116,19 @@ class LocalObjectStore:
         """Stat the file and read its sidecar."""
         return await asyncio.to_thread(self._head, key)
 
-    async def list(self, prefix: str = "", *, limit: int = 1000, token: str | None = None) -> Page:
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int = 1000,
+        token: str | None = None,
+        start_after: str | None = None,
+    ) -> Page:
         """Walk the tree in key order; the token is the last key of the previous page."""
         validate_prefix(prefix)
         validate_limit(limit)
-        return await asyncio.to_thread(self._list, prefix, limit, token)
+        after = token if token is not None else start_after
+        return await asyncio.to_thread(self._list, prefix, limit, after)
 
     async def delete(self, key: str) -> None:
         """Remove the file and its sidecar, then any directories left empty."""

@@ -140,12 +140,21 @@ class S3ObjectStore:
             etag=_etag(response.get("ETag")),
         )
 
-    async def list(self, prefix: str = "", *, limit: int = 1000, token: str | None = None) -> Page:
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int = 1000,
+        token: str | None = None,
+        start_after: str | None = None,
+    ) -> Page:
         """ListObjectsV2; the token is S3's continuation token."""
         params: dict[str, Any] = {
             "Prefix": validate_prefix(prefix),
             "MaxKeys": validate_limit(limit),
         }
+        if start_after is not None:
+            params["StartAfter"] = start_after
         if token is not None:
             params["ContinuationToken"] = token
         response = await self._call(prefix, "list_objects_v2", **params)
