@@ -1,0 +1,223 @@
+"""Inputs: declare files and get upload URLs, finalize, promote a run's outputs, delete, and
+check the inputs a new Job names. Bytes never pass through the API: clients PUT to presigned
+URLs, and promotion copies inside the store."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from tortoise.transactions import in_transaction
+
+from app.auth.policy import Viewer, can_see_input
+from app.db.models import Run
+from app.db.storage_models import Input, InputFile, InputStatus
+from app.domain.errors import ErrorCode, UserError
+from app.domain.inputs import DEFAULT_CONTENT_TYPE, FileDeclaration, InputLimits, validate_input
+from app.sidecar.credentials import input_prefix, outputs_prefix
+from app.storage.base import NotFound, ObjectStore
+
+#: How long a client has to PUT each declared file.
+UPLOAD_URL_TTL = 3600
+
+
+@dataclass(frozen=True)
+class UploadUrl:
+    """Where to PUT one declared file, with the Content-Type the URL was signed for."""
+
+    path: str
+    url: str
+    content_type: str
+    expires_at: datetime
+
+
+@dataclass
+class InputResult:
+    """An input (when the change happened) and what was wrong otherwise."""
+
+    input: Input | None = None
+    errors: list[UserError] = field(default_factory=list)
+    uploads: list[UploadUrl] = field(default_factory=list)
+
+
+async def _name_taken(owner_id: UUID, name: str) -> bool:
+    return await Input.exists(owner_id=owner_id, name=name)
+
+
+async def create_input(
+    store: ObjectStore,
+    owner_id: UUID,
+    name: str,
+    files: Sequence[FileDeclaration],
+    limits: InputLimits,
+) -> InputResult:
+    """Record a PENDING input and hand out one presigned PUT URL per declared file."""
+    declared = validate_input(name, files, limits)
+    if isinstance(declared, list):
+        return InputResult(errors=declared)
+    if await _name_taken(owner_id, declared.name):
+        return InputResult(
+            errors=[
+                UserError("name", f"You already have an input named '{name}'.", ErrorCode.DUPLICATE)
+            ]
+        )
+    async with in_transaction():
+        created = await Input.create(
+            name=declared.name,
+            owner_id=owner_id,
+            total_size=declared.total_size,
+            file_count=len(declared.files),
+        )
+        await InputFile.bulk_create(
+            [
+                InputFile(input=created, path=f.path, size=f.size, content_type=f.content_type)
+                for f in declared.files
+            ]
+        )
+    prefix = input_prefix(created.id)
+    expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_TTL)
+    uploads = []
+    for f in declared.files:
+        content_type = f.content_type or DEFAULT_CONTENT_TYPE
+        url = await store.presign_put(
+            prefix + f.path, expires_in=UPLOAD_URL_TTL, content_type=content_type
+        )
+        uploads.append(UploadUrl(f.path, url, content_type, expires_at))
+    return InputResult(input=created, uploads=uploads)
+
+
+async def finalize_input(store: ObjectStore, item: Input) -> InputResult:
+    """Check that every declared file arrived whole, then make the input READY (usable)."""
+    if item.status is InputStatus.READY:
+        return InputResult(input=item)
+    prefix = input_prefix(item.id)
+    errors = []
+    files = await InputFile.filter(input_id=item.id).order_by("id")
+    for i, file in enumerate(files):
+        try:
+            info = await store.head(prefix + file.path)
+        except NotFound:
+            errors.append(
+                UserError(
+                    f"files.{i}.path", f"'{file.path}' was not uploaded.", ErrorCode.NOT_FOUND
+                )
+            )
+            continue
+        if info.size != file.size:
+            errors.append(
+                UserError(
+                    f"files.{i}.size",
+                    f"'{file.path}' has {info.size} bytes, not the {file.size} declared.",
+                    ErrorCode.INVALID,
+                )
+            )
+    if errors:
+        return InputResult(input=item, errors=errors)
+    item.status = InputStatus.READY
+    item.finalized_at = datetime.now(UTC)
+    await item.save(update_fields=["status", "finalized_at"])
+    return InputResult(input=item)
+
+
+async def promote_run_outputs(
+    store: ObjectStore, owner_id: UUID, run: Run, name: str
+) -> InputResult:
+    """A READY input holding a copy of the run's outputs, made inside the store."""
+    if not run.status.terminal:
+        return InputResult(
+            errors=[UserError("runId", "The run has not finished yet.", ErrorCode.INVALID)]
+        )
+    source = outputs_prefix(run.id)
+    objects = []
+    token: str | None = None
+    while True:
+        page = await store.list(source, token=token)
+        objects.extend(page.objects)
+        if (token := page.next_token) is None:
+            break
+    declared = validate_input(
+        name,
+        [
+            FileDeclaration(
+                o.key[len(source) :],
+                o.size,
+                mimetypes.guess_type(o.key)[0] or DEFAULT_CONTENT_TYPE,
+            )
+            for o in objects
+        ],
+        InputLimits(max_files=100_000, max_total_bytes=1 << 62, max_file_bytes=1 << 62),
+    )
+    if isinstance(declared, list):
+        if not objects:
+            return InputResult(
+                errors=[UserError("runId", "The run has no outputs.", ErrorCode.NOT_FOUND)]
+            )
+        return InputResult(errors=[e for e in declared if e.field == "name"] or declared)
+    if await _name_taken(owner_id, declared.name):
+        return InputResult(
+            errors=[
+                UserError("name", f"You already have an input named '{name}'.", ErrorCode.DUPLICATE)
+            ]
+        )
+    created = await Input.create(
+        name=declared.name,
+        owner_id=owner_id,
+        total_size=declared.total_size,
+        file_count=len(declared.files),
+        source_run_id=run.id,
+    )
+    prefix = input_prefix(created.id)
+    try:
+        for f in declared.files:
+            await store.copy(source + f.path, prefix + f.path)
+    except BaseException:
+        await store.delete_prefix(prefix)
+        await created.delete()
+        raise
+    await InputFile.bulk_create(
+        [
+            InputFile(input=created, path=f.path, size=f.size, content_type=f.content_type)
+            for f in declared.files
+        ]
+    )
+    created.status = InputStatus.READY
+    created.finalized_at = datetime.now(UTC)
+    await created.save(update_fields=["status", "finalized_at"])
+    return InputResult(input=created)
+
+
+async def delete_input(store: ObjectStore, item: Input) -> None:
+    """Delete the input's files, then the input (Jobs that named it lose it)."""
+    await store.delete_prefix(input_prefix(item.id))
+    await item.delete()
+
+
+async def inputs_for_job(
+    viewer: Viewer, ids: Sequence[UUID | None]
+) -> tuple[list[Input], list[UserError]]:
+    """The inputs a new Job names, checked: each exists (for this viewer), is READY, and no
+    two share a name (each becomes a directory of the same name)."""
+    found = {i.id: i for i in await Input.filter(id__in=[i for i in ids if i is not None])}
+    inputs: list[Input] = []
+    errors: list[UserError] = []
+    names: set[str] = set()
+    for n, id_ in enumerate(ids):
+        where = f"inputIds.{n}"
+        item = found.get(id_) if id_ is not None else None
+        if item is None or not can_see_input(viewer, item):
+            errors.append(UserError(where, "No input with this id.", ErrorCode.NOT_FOUND))
+        elif item.status is not InputStatus.READY:
+            errors.append(
+                UserError(where, f"Input '{item.name}' is not finalized yet.", ErrorCode.INVALID)
+            )
+        elif item.name in names or item in inputs:
+            errors.append(
+                UserError(where, f"Input '{item.name}' is named twice.", ErrorCode.DUPLICATE)
+            )
+        else:
+            names.add(item.name)
+            inputs.append(item)
+    return inputs, errors
