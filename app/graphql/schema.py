@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 
 from app.graphql.cluster.schema import ClusterQueries
 from app.graphql.errors import should_mask
+from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
@@ -46,9 +47,10 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     ]
     return strawberry.Schema(
         query=merge_types(
-            "Query", (_node_queries(), JobQueries, RunQueries, ClusterQueries, UserQueries)
+            "Query",
+            (_node_queries(), JobQueries, RunQueries, ClusterQueries, UserQueries, InputQueries),
         ),
-        mutation=merge_types("Mutation", (JobMutations, UserMutations)),
+        mutation=merge_types("Mutation", (JobMutations, UserMutations, InputMutations)),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.db.models import Run
 from app.domain.outputs import ManifestSummary, OutputsState, derive_outputs, sidecar_state
 from app.kube.labels import RUN_ID
 from app.services.tracker import RunTracker
@@ -39,10 +38,11 @@ async def read_manifest(store: ObjectStore, run_id: str) -> ManifestSummary | No
     )
 
 
-async def outputs_state(store: ObjectStore, tracker: RunTracker | None, run: Run) -> OutputsState:
-    """The outputs' status; the manifest is read only once the run has ended."""
-    run_id = str(run.id)
-    finished = run.status.terminal
+async def outputs_state(
+    store: ObjectStore, tracker: RunTracker | None, run_id: str, finished: bool
+) -> OutputsState:
+    """The outputs' status of a run (`finished`: its status is final); the manifest is read
+    only once the run has ended."""
     manifest = await read_manifest(store, run_id) if finished else None
     return derive_outputs(finished, sidecar_state(_newest_pod(tracker, run_id)), manifest)
 

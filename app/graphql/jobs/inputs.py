@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry import relay
 
 from app.domain.priority import Priority
 from app.graphql.errors import UserErrorType
@@ -35,6 +36,10 @@ class CreateJobInput:
     )
     priority: Priority = strawberry.field(
         default=Priority.MEDIUM, description="Scheduling priority of its runs."
+    )
+    input_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None,
+        description="READY inputs its runs read, each at `$WALKAI_INPUT_DIR/<input name>/`.",
     )
 
 

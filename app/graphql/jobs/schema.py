@@ -12,7 +12,7 @@ from tortoise.expressions import F, Q
 
 from app.auth.policy import visible_jobs
 from app.db.models import Job
-from app.domain.jobspec import EnvVar, JobInput
+from app.domain.jobspec import EnvVar, JobInput, validate_job
 from app.domain.status import RunStatus
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
@@ -26,7 +26,8 @@ from app.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from app.graphql.runs.types import RunType
+from app.graphql.runs.types import RunType, parse_uuid
+from app.services.inputs import inputs_for_job
 from app.services.jobs import submit_job
 
 
@@ -104,6 +105,19 @@ class JobMutations:
         )
         viewer = info.context.viewer
         assert viewer is not None  # the guard refuses anonymous mutations
+        inputs, input_errors = await inputs_for_job(
+            viewer,
+            [
+                parse_uuid(i.node_id) if i.type_name == "Input" else None
+                for i in input.input_ids or ()
+            ],
+        )
+        if input_errors:
+            spec = validate_job(data, platform.limits)
+            errors = (spec if isinstance(spec, list) else []) + input_errors
+            return CreateJobPayload(
+                job=None, run=None, user_errors=[UserErrorType.from_domain(e) for e in errors]
+            )
         result = await submit_job(
             platform.kube,
             platform.hub,
@@ -112,6 +126,7 @@ class JobMutations:
             platform.manifest_settings,
             owner_id=viewer.user_id,
             tokens=platform.run_tokens,
+            inputs=inputs,
         )
         payload: dict[str, Any] = {
             "job": JobType.from_model(result.job) if result.job else None,

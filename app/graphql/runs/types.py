@@ -23,8 +23,10 @@ from app.graphql.logs.types import (
     LogLast,
     LogLineConnection,
 )
+from app.graphql.pagination import After, First
 
 if TYPE_CHECKING:
+    from app.graphql.artifacts.types import ArtifactConnection, RunOutputsType
     from app.graphql.jobs.types import JobType
 
 RunStatusEnum = describe_values(
@@ -133,6 +135,28 @@ class RunType(relay.Node):
     async def timeline(self, info: Info) -> list[RunEventType]:
         events = await info.context.runs.events.load(UUID(self.id))
         return [RunEventType.from_model(e) for e in events]
+
+    @strawberry.field(description="Whether the run's outputs are safe in object storage.")
+    async def outputs_status(
+        self, info: Info
+    ) -> Annotated[RunOutputsType, strawberry.lazy("app.graphql.artifacts.types")]:
+        from app.graphql.artifacts.types import resolve_outputs
+
+        return await resolve_outputs(info, self)
+
+    @strawberry.field(description="Files the run wrote to its output directory, in path order.")
+    async def artifacts(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        prefix: Annotated[
+            str | None, strawberry.argument(description="Only paths starting with this.")
+        ] = None,
+    ) -> Annotated[ArtifactConnection, strawberry.lazy("app.graphql.artifacts.types")]:
+        from app.graphql.artifacts.types import resolve_artifacts
+
+        return await resolve_artifacts(info, self, first, after, prefix)
 
     @strawberry.field(description="Seconds between start and end (or now, while running).")
     def duration_seconds(self) -> float | None:
