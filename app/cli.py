@@ -84,6 +84,7 @@ def _register_core(commands: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser; each subcommand lives next to the code it drives."""
+    from app.auth import cli as auth_cli
     from app.sidecar import cli as sidecar_cli
     from app.sim import cli as sim_cli
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _register_core(commands)
     sim_cli.register(commands)
+    auth_cli.register(commands)
     sidecar_cli.register(commands)
     return parser
 

@@ -23,7 +23,7 @@ import uvicorn
 from app.config import load_settings
 from app.server import create_app
 from app.services.platform import Platform
-from tests.support.api import Api, QueryCounter
+from tests.support.api import Api, QueryCounter, new_account
 from tests.support.graphql import GraphQLHTTP
 
 BACKEND = os.environ.get("WALKAI_TEST_DB", "sqlite")
@@ -122,20 +122,25 @@ async def api(
     platform: Platform = app.state.platform
     assert platform.tracker is not None
     await platform.tracker.wait_synced()
-    http = GraphQLHTTP(f"http://127.0.0.1:{port}")
+    # Every request of `api` is authenticated as this member (see Api.as_new_user, .anonymous).
+    user, token = await new_account("MEMBER", f"tester-{backend}@example.com")
+    http = GraphQLHTTP(f"http://127.0.0.1:{port}", token)
+    client = Api(
+        backend=backend,
+        base_url=f"http://127.0.0.1:{port}",
+        ws_url=f"ws://127.0.0.1:{port}/graphql",
+        http=http,
+        platform=platform,
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        cluster=sim_cluster,
+        token=token,
+        user=user,
+    )
     try:
-        yield Api(
-            backend=backend,
-            base_url=f"http://127.0.0.1:{port}",
-            ws_url=f"ws://127.0.0.1:{port}/graphql",
-            http=http,
-            platform=platform,
-            kubeconfig=kubeconfig,
-            namespace=namespace,
-            cluster=sim_cluster,
-        )
+        yield client
     finally:
-        await http.close()
+        await client.close()
         server.should_exit = True
         await task
         sock.close()

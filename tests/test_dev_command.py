@@ -49,9 +49,14 @@ async def test_dev_starts_the_whole_platform(tmp_path: Path) -> None:
             page = await http.get(f"{url}/graphql", headers={"accept": "text/html"})
             assert "GraphiQL" in page.text
 
+            # `dev` wrote its admin's token next to its state, ready for clients to send.
+            token = (tmp_path / "dev-token").read_text().strip()
+
             async def gql(query: str, variables: dict[str, object]) -> dict[str, object]:
                 response = await http.post(
-                    f"{url}/graphql", json={"query": query, "variables": variables}
+                    f"{url}/graphql",
+                    json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
                 data: dict[str, object] = response.json()["data"]
                 return data

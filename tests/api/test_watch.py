@@ -11,6 +11,7 @@ import websockets
 
 from tests.api.operations import CREATE_JOB, RUN_FIELDS, RUN_STATUS, job_input
 from tests.support.api import Api
+from tests.support.graphql import init_payload
 
 RUNS_CHANGED = f"subscription {{ runsChanged {{ {RUN_FIELDS} }} }}"
 
@@ -78,7 +79,7 @@ async def test_runs_continue_across_dropped_watches_and_expired_history(api: Api
 async def test_legacy_graphql_ws_protocol_streams_status(api: Api) -> None:
     run = await create(api, command=["true"])
     async with websockets.connect(api.ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(api.token)}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(
             json.dumps(

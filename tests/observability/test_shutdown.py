@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from tests.contract.contract import operation
-from tests.support.graphql import GraphQLHTTP
+from tests.support.graphql import GraphQLHTTP, init_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,13 +56,20 @@ async def served(kubeconfig: Path, tmp_path: Path) -> Any:
         "WALKAI_STORAGE__LOCAL_ROOT": str(tmp_path / "objects"),
         "WALKAI_LOG_FORMAT": "json",
     }
+    # The installation's first admin, made from the shell as an operator would.
+    made = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "admin-token", "ops@example.com",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    token = (await made.communicate())[0].decode().strip()
+    assert made.returncode == 0 and token
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         await wait_ready(f"http://127.0.0.1:{port}", process)
-        yield port, process
+        yield port, process, token
     finally:
         if process.returncode is None:
             process.kill()
@@ -70,8 +77,8 @@ async def served(kubeconfig: Path, tmp_path: Path) -> Any:
 
 
 async def test_sigterm_closes_subscriptions_and_exits_cleanly(served: Any) -> None:
-    port, process = served
-    http = GraphQLHTTP(f"http://127.0.0.1:{port}")
+    port, process, token = served
+    http = GraphQLHTTP(f"http://127.0.0.1:{port}", token)
     response = await http.client.post(
         http.url,
         json={"query": operation("CliGpuProfiles")},
@@ -84,7 +91,7 @@ async def test_sigterm_closes_subscriptions_and_exits_cleanly(served: Any) -> No
         f"ws://127.0.0.1:{port}/graphql",
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
     ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(token)}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         query = operation("DashboardRunsChanged")
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))

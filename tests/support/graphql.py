@@ -21,9 +21,11 @@ def node_uuid(global_id: str) -> str:
 class GraphQLHTTP:
     """POSTs operations to /graphql and returns the decoded response."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.url = f"{base_url}/graphql"
-        self.client = httpx.AsyncClient(timeout=30)
+        # With a token, every request is authenticated as its user (`Authorization: Bearer`).
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.AsyncClient(timeout=30, headers=headers)
 
     async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole response: `data` and maybe `errors`."""
@@ -79,13 +81,18 @@ class Subscription:
         return items
 
 
+def init_payload(token: str | None) -> dict[str, Any]:
+    """The `connection_init` payload that authenticates a websocket with a token."""
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
 @asynccontextmanager
 async def subscribe(
-    ws_url: str, query: str, variables: dict[str, Any] | None = None
+    ws_url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
 ) -> AsyncIterator[Subscription]:
     """Open a graphql-transport-ws connection and start one subscription on it."""
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(token)}))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "connection_ack", ack
         op_id = str(uuid.uuid4())
