@@ -16,6 +16,18 @@ OUTPUT_DIR = "/walkai/output"
 INPUT_DIR = "/walkai/inputs"
 OUTPUT_VOLUME = "output"
 INPUT_VOLUME = "inputs"
+SIDECAR_STATE_VOLUME = "sidecar-state"
+SIDECAR_STATE_DIR = "/walkai/sidecar"
+# The upload sidecar's first process: a shell traps the kubelet's SIGTERM (sent once every main
+# container has ended) within a millisecond of starting and turns it into a file the upload
+# command polls, so a main container that ends before Python is up cannot be missed.
+UPLOAD_WRAPPER = (
+    "trap ': > \"$WALKAI_STOP_FILE\"' TERM\n"
+    "walkai-jobs sidecar upload &\n"
+    "wait $!; code=$?\n"
+    'if [ "$code" -gt 128 ]; then wait $!; code=$?; fi\n'
+    "exit $code\n"
+)
 CREDENTIAL_KEY = "token"
 
 
@@ -156,6 +168,9 @@ def _init_containers(ref: RunRef, settings: ManifestSettings, with_inputs: bool)
     outputs: dict[str, Any] = {"name": OUTPUT_VOLUME, "mountPath": OUTPUT_DIR, "readOnly": True}
     sidecar = _storage_container(SIDECAR_CONTAINER, "upload", outputs, ref, settings)
     sidecar["restartPolicy"] = "Always"
+    sidecar["command"] = ["sh", "-c", UPLOAD_WRAPPER]
+    sidecar["env"].append({"name": "WALKAI_STOP_FILE", "value": f"{SIDECAR_STATE_DIR}/stop"})
+    sidecar["volumeMounts"].append({"name": SIDECAR_STATE_VOLUME, "mountPath": SIDECAR_STATE_DIR})
     containers.append(sidecar)
     return containers
 
@@ -201,6 +216,7 @@ def run_job(
                     "volumes": [
                         _output_volume(spec, settings),
                         {"name": INPUT_VOLUME, "emptyDir": {}},
+                        {"name": SIDECAR_STATE_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}},
                     ],
                 },
             },

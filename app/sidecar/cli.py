@@ -30,6 +30,12 @@ def register(subparsers: Any) -> None:
     upload.add_argument(
         "--no-wait", action="store_true", help="upload at once instead of waiting for SIGTERM"
     )
+    upload.add_argument(
+        "--stop-file",
+        type=Path,
+        default=None,
+        help="also stop waiting once this file exists (default: WALKAI_STOP_FILE)",
+    )
     upload.set_defaults(handler=_upload)
 
     fetch = commands.add_parser("fetch-inputs", help="download the run's inputs")
@@ -51,6 +57,11 @@ def _setting(value: Any, variable: str) -> str:
     return str(found)
 
 
+def _optional_path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value) if value else None
+
+
 def _upload(args: argparse.Namespace) -> int:
     from app.sidecar.upload import run_upload
 
@@ -63,6 +74,7 @@ def _upload(args: argparse.Namespace) -> int:
             wait=not args.no_wait,
             concurrency=args.concurrency,
             retries=args.retries,
+            stop_file=args.stop_file or _optional_path("WALKAI_STOP_FILE"),
         )
     )
 

@@ -5,8 +5,11 @@ starts before the main container and the kubelet stops it only after every main 
 has exited — whether it succeeded, failed or was OOM-killed — by sending it SIGTERM and,
 after the pod's `terminationGracePeriodSeconds`, SIGKILL. That SIGTERM is what this command
 waits for: the main container cannot forget to send it, and needs no change to the user's
-image. The upload then gets the grace period (the manifest sets it from configuration); the
-run credential itself has no deadline the job can outlive.
+image. The container's first process is a shell (see `app.kube.manifests`) that traps the
+SIGTERM within a millisecond of starting and records it in a stop file this command polls:
+a main container that ends before the interpreter is up cannot make the upload miss it.
+The upload then gets the grace period (the manifest sets it from configuration); the run
+credential itself has no deadline the job can outlive.
 
 Every regular file goes to `runs/<run id>/outputs/<relative path>`, `concurrency` files at a
 time with retries (large files in parts on S3). The manifest — every file uploaded, with size,
@@ -17,6 +20,7 @@ nothing failed, 1 otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -45,13 +49,19 @@ class UploadReport:
         return len(self.manifest["failed"])
 
 
-async def wait_for_stop() -> None:
-    """Return on the first SIGTERM or SIGINT: the kubelet's word that the main container ended."""
+async def wait_for_stop(stop_file: Path | None = None, poll: float = 0.1) -> None:
+    """Return on the first SIGTERM or SIGINT, or once `stop_file` exists: the kubelet's word
+    that the main container ended (the manifest's shell wrapper turns its SIGTERM into that
+    file, so a signal sent before this interpreter is up is not lost)."""
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
+    while not stopped.is_set():
+        if stop_file is not None and await asyncio.to_thread(stop_file.exists):
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), timeout=poll)
     # Later signals must not interrupt the upload; SIGKILL after the grace period still will.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: log.info("already uploading; signal ignored"))
@@ -107,11 +117,12 @@ async def run_upload(
     wait: bool,
     concurrency: int,
     retries: int,
+    stop_file: Path | None = None,
 ) -> int:
     """The command: wait for the main container to end (unless told not to), upload, report."""
     if wait:
-        log.info("waiting for the main container to end (SIGTERM)")
-        await wait_for_stop()
+        log.info("waiting for the main container to end (SIGTERM or %s)", stop_file)
+        await wait_for_stop(stop_file)
     started = time.monotonic()
     async with BrokerClient(api_url, token) as client:
         try:
