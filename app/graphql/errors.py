@@ -24,6 +24,9 @@ ErrorCodeEnum = describe_values(
         ErrorCode.NOT_FOUND: "The object does not exist, or is not visible to you.",
         ErrorCode.RESERVED: "The name is reserved for the platform.",
         ErrorCode.CLUSTER_UNAVAILABLE: "The cluster could not be reached or refused the request.",
+        ErrorCode.IN_USE: "Runs that have not finished still need the object.",
+        ErrorCode.INVALID_CREDENTIALS: "Wrong email or password, or a token that is not valid.",
+        ErrorCode.RATE_LIMITED: "Too many failed attempts; wait a few minutes.",
     },
 )
 

@@ -11,12 +11,15 @@ from strawberry import relay
 from app.auth.policy import can_see_user
 from app.db.auth_models import AccessToken, Role, Team, User
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 from app.graphql.runs.types import parse_uuid
 
-RoleEnum = strawberry.enum(
-    Role,
-    name="Role",
-    description="ADMIN sees and manages everything; MEMBER its own and its teams'.",
+RoleEnum = describe_values(
+    strawberry.enum(Role, name="Role", description="What a user may see and do."),
+    {
+        Role.ADMIN: "Sees and manages every object and account.",
+        Role.MEMBER: "Sees and manages its own objects and its teams'.",
+    },
 )
 
 
