@@ -3,16 +3,20 @@ else — not another run's prefix, not after the run has ended and its grace has
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from app.db.models import Run
+from app.kube.labels import kube_job_name
+from app.kube.manifests import credential_secret_name
 from app.sidecar.credentials import outputs_prefix
 from tests.artifacts.flows import submit, wait_outputs
 from tests.support.api import Api
 from tests.support.graphql import node_uuid
+from tests.support.kubectl import kubectl
 
 
 async def broker(
@@ -79,3 +83,21 @@ async def test_the_credential_dies_after_the_run_and_its_grace(stack: Api) -> No
     ended = datetime.now(UTC) - timedelta(seconds=grace + 120)
     await Run.filter(id=run).update(finished_at=ended)
     assert (await broker(stack, token, "upload", key)).status_code == 401
+
+
+async def test_the_credential_secret_goes_with_the_kubernetes_job(api: Api) -> None:
+    run = node_uuid(await submit(api, "print('bye')"))
+    secret = credential_secret_name(run)
+    listed = await kubectl(api.kubeconfig, "get", "secrets", "-o", "name", namespace=api.namespace)
+    assert f"secret/{secret}" in listed.split()
+    await kubectl(
+        api.kubeconfig, "delete", "job", kube_job_name(run), "--wait=false", namespace=api.namespace
+    )
+    for _ in range(100):
+        listed = await kubectl(
+            api.kubeconfig, "get", "secrets", "-o", "name", namespace=api.namespace
+        )
+        if f"secret/{secret}" not in listed.split():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{secret} outlived its Job")

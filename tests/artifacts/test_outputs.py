@@ -79,3 +79,18 @@ async def test_a_run_that_writes_nothing_has_no_artifacts(stack: Api) -> None:
     run = await wait_outputs(stack, run_id)
     assert run["outputsStatus"] == {"status": "UPLOADED", "message": "0 file(s), 0 bytes."}
     assert await artifacts(stack, run_id) == []
+
+
+async def test_outputs_survive_an_oom_kill(api: Api) -> None:
+    script = (
+        "import os, signal\n"
+        "open(os.environ['WALKAI_OUTPUT_DIR'] + '/partial.ckpt', 'wb').write(b'x' * 1000)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"  # how the simulated kubelet shows an OOM kill
+    )
+    run_id = await submit(api, script)
+    run = await wait_outputs(api, run_id)
+    assert (run["status"], run["exitCode"]) == ("FAILED", 137)
+    assert run["outputsStatus"]["status"] == "UPLOADED"
+    assert [(a["path"], a["size"]) for a in await artifacts(api, run_id)] == [
+        ("partial.ckpt", 1000)
+    ]
