@@ -15,6 +15,7 @@ from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
+from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.users.guard import RequireViewer
 from app.graphql.users.schema import UserMutations, UserQueries
 from app.observability.metrics import OperationMetrics
@@ -48,9 +49,19 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     return strawberry.Schema(
         query=merge_types(
             "Query",
-            (_node_queries(), JobQueries, RunQueries, ClusterQueries, UserQueries, InputQueries),
+            (
+                _node_queries(),
+                JobQueries,
+                RunQueries,
+                ClusterQueries,
+                UserQueries,
+                InputQueries,
+                SecretQueries,
+            ),
         ),
-        mutation=merge_types("Mutation", (JobMutations, UserMutations, InputMutations)),
+        mutation=merge_types(
+            "Mutation", (JobMutations, UserMutations, InputMutations, SecretMutations)
+        ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +103,9 @@ def _output_volume(spec: JobSpec, settings: ManifestSettings) -> dict[str, Any]:
     return {"name": OUTPUT_VOLUME, "ephemeral": {"volumeClaimTemplate": {"spec": claim}}}
 
 
-def _main_container(spec: JobSpec, ref: RunRef, settings: ManifestSettings) -> dict[str, Any]:
+def _main_container(
+    spec: JobSpec, ref: RunRef, settings: ManifestSettings, secret_refs: Sequence[str] = ()
+) -> dict[str, Any]:
     env = [{"name": var.name, "value": var.value} for var in spec.env]
     env += [
         {"name": "WALKAI_OUTPUT_DIR", "value": OUTPUT_DIR},
@@ -119,6 +122,9 @@ def _main_container(spec: JobSpec, ref: RunRef, settings: ManifestSettings) -> d
             {"name": INPUT_VOLUME, "mountPath": INPUT_DIR, "readOnly": True},
         ],
     }
+    if secret_refs:
+        # Platform secrets: every key becomes a variable; the values never pass through us.
+        container["envFrom"] = [{"secretRef": {"name": name}} for name in secret_refs]
     if spec.command:
         container["command"] = list(spec.command)
     if spec.args:
@@ -182,6 +188,7 @@ def run_job(
     *,
     suspend: bool = False,
     with_inputs: bool = False,
+    secret_refs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The batch/v1 Job that executes one run.
 
@@ -212,7 +219,7 @@ def run_job(
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": settings.upload_grace_seconds,
                     "initContainers": _init_containers(ref, settings, with_inputs),
-                    "containers": [_main_container(spec, ref, settings)],
+                    "containers": [_main_container(spec, ref, settings, secret_refs)],
                     "volumes": [
                         _output_volume(spec, settings),
                         {"name": INPUT_VOLUME, "emptyDir": {}},

@@ -12,6 +12,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise.transactions import in_transaction
 
+from app.db.auth_models import Secret
 from app.db.models import Job, Run, RunEvent
 from app.db.storage_models import Input, JobInputLink
 from app.domain.errors import ErrorCode, UserError
@@ -21,6 +22,7 @@ from app.events.hub import Hub
 from app.kube.labels import kube_job_name
 from app.kube.manifests import ManifestSettings, RunRef, credential_secret, run_job
 from app.services.runs import fail_run, publish
+from app.services.secrets import job_secret_refs
 from app.sidecar.credentials import RunTokens
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,13 @@ async def start_run(
     goes when the Job goes); on failure the run is FAILED and the error returned."""
     ref = RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number)
     with_inputs = await JobInputLink.exists(job_id=job.id)
-    manifest = run_job(spec_of(job), ref, settings, with_inputs=with_inputs)
+    manifest = run_job(
+        spec_of(job),
+        ref,
+        settings,
+        with_inputs=with_inputs,
+        secret_refs=[s["kube_name"] for s in job.secrets],
+    )
     batch = client.BatchV1Api(api)
     created = None
     try:
@@ -106,6 +114,7 @@ async def submit_job(
     team_id: UUID | None = None,
     tokens: RunTokens,
     inputs: Sequence[Input] = (),
+    secrets: Sequence[Secret] = (),
 ) -> Submitted:
     """Validate and store a Job with its first run, then start the run on the cluster.
 
@@ -128,6 +137,7 @@ async def submit_job(
             run_count=1,
             owner_id=owner_id,
             team_id=team_id,
+            secrets=job_secret_refs(secrets),
         )
         for position, item in enumerate(inputs):
             await JobInputLink.create(job=job, input=item, position=position)

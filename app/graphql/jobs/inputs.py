@@ -41,6 +41,13 @@ class CreateJobInput:
         default=None,
         description="READY inputs its runs read, each at `$WALKAI_INPUT_DIR/<input name>/`.",
     )
+    secret_names: list[str] | None = strawberry.field(
+        default=None,
+        description="Platform secrets (`secrets`) whose keys become environment variables.",
+    )
+    team_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Share the Job and its runs with this team (yours)."
+    )
 
 
 @strawberry.type(name="CreateJobPayload", description="The result of createJob.")

@@ -29,6 +29,7 @@ from app.graphql.pagination import (
 from app.graphql.runs.types import RunType, parse_uuid
 from app.services.inputs import inputs_for_job
 from app.services.jobs import submit_job
+from app.services.secrets import secrets_for_job, team_for
 
 
 def _after(cursor: str) -> Q:
@@ -112,6 +113,9 @@ class JobMutations:
                 for i in input.input_ids or ()
             ],
         )
+        job_secrets, secret_errors = await secrets_for_job(viewer, input.secret_names or [])
+        team_id, team_errors = team_for(viewer, input.team_id)
+        input_errors = input_errors + secret_errors + team_errors
         if input_errors:
             spec = validate_job(data, platform.limits)
             errors = (spec if isinstance(spec, list) else []) + input_errors
@@ -125,6 +129,8 @@ class JobMutations:
             platform.limits,
             platform.manifest_settings,
             owner_id=viewer.user_id,
+            team_id=team_id,
+            secrets=job_secrets,
             tokens=platform.run_tokens,
             inputs=inputs,
         )

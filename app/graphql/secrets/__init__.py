@@ -1,0 +1,1 @@
+"""Platform secrets: names and keys (never values), queries and mutations."""

@@ -1,0 +1,161 @@
+"""Query and Mutation fields of platform secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+from strawberry import relay
+from tortoise.expressions import Q
+
+from app.graphql.context import Info
+from app.graphql.errors import UserErrorType
+from app.graphql.pagination import (
+    After,
+    First,
+    build_connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from app.graphql.runs.types import parse_uuid
+from app.graphql.secrets.types import (
+    DeleteSecretPayload,
+    SecretConnection,
+    SecretEntryInput,
+    SecretPayload,
+    SecretType,
+)
+from app.graphql.users.schema import viewer_of
+from app.services import secrets
+from app.services.secrets import Entry, UpdateMode
+
+
+def _entries(data: list[SecretEntryInput] | None) -> list[Entry]:
+    return [Entry(key=e.key, value=e.value) for e in data or ()]
+
+
+def _id(id_: relay.GlobalID | None, type_name: str) -> UUID | None:
+    return parse_uuid(id_.node_id) if id_ is not None and id_.type_name == type_name else None
+
+
+def _payload(changed: secrets.Changed) -> SecretPayload:
+    return SecretPayload(
+        secret=SecretType.from_model(changed.secret) if changed.secret else None,
+        user_errors=[UserErrorType.from_domain(e) for e in changed.errors],
+    )
+
+
+@strawberry.type
+class SecretQueries:
+    """Reading secrets (names and keys only)."""
+
+    @strawberry.field(description="The secrets you may use, newest first.")
+    async def secrets(
+        self, info: Info, first: First = None, after: After = None
+    ) -> SecretConnection:
+        size = page_size(first)
+        query = secrets.visible_secrets(info.context.viewer)
+        if after is not None:
+            at, id_ = decode_cursor(after, 2)
+            when = datetime.fromisoformat(str(at))
+            query = query.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=str(id_)))
+        rows = await query.order_by("-created_at", "-id").limit(size + 1)
+        return build_connection(  # type: ignore[return-value]
+            SecretConnection,
+            rows,
+            size,
+            has_previous=after is not None,
+            cursor_of=lambda s: encode_cursor(s.created_at.isoformat(), str(s.id)),
+            node_of=SecretType.from_model,
+        )
+
+    @strawberry.field(description="A secret by id.")
+    async def secret(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+    ) -> SecretType | None:
+        found = await secrets.find_secret(info.context.viewer, _id(id, "Secret"))
+        return SecretType.from_model(found) if found else None
+
+
+@strawberry.type
+class SecretMutations:
+    """Changing secrets; values go to the cluster only."""
+
+    @strawberry.mutation(description="Create a secret from key/value pairs.")
+    async def create_secret(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="DNS label, unique per owner.")],
+        data: Annotated[
+            list[SecretEntryInput], strawberry.argument(description="Keys and values.")
+        ],
+        team_id: Annotated[
+            relay.GlobalID | None,
+            strawberry.argument(description="Share with this team (you must be a member)."),
+        ] = None,
+    ) -> SecretPayload:
+        platform = info.context.platform
+        team = _id(team_id, "Team")
+        if team_id is not None and team is None:
+            return SecretPayload(
+                secret=None,
+                user_errors=[
+                    UserErrorType(
+                        field="teamId",
+                        message="No team with this id.",
+                        code=secrets.ErrorCode.NOT_FOUND,
+                    )
+                ],
+            )
+        changed = await secrets.create_secret(
+            platform.kube, platform.settings.namespace, viewer_of(info), name, _entries(data), team
+        )
+        return _payload(changed)
+
+    @strawberry.mutation(description="Set, replace or remove a secret's keys.")
+    async def update_secret(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+        data: Annotated[
+            list[SecretEntryInput] | None,
+            strawberry.argument(description="Keys and values to set."),
+        ] = None,
+        mode: Annotated[
+            UpdateMode, strawberry.argument(description="MERGE (default) or REPLACE.")
+        ] = UpdateMode.MERGE,
+        remove_keys: Annotated[
+            list[str] | None, strawberry.argument(description="Keys to remove (MERGE).")
+        ] = None,
+    ) -> SecretPayload:
+        platform = info.context.platform
+        changed = await secrets.update_secret(
+            platform.kube,
+            platform.settings.namespace,
+            viewer_of(info),
+            _id(id, "Secret"),
+            _entries(data),
+            mode,
+            remove_keys or [],
+        )
+        return _payload(changed)
+
+    @strawberry.mutation(description="Delete a secret that no unfinished run needs.")
+    async def delete_secret(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+    ) -> DeleteSecretPayload:
+        platform = info.context.platform
+        changed = await secrets.delete_secret(
+            platform.kube, platform.settings.namespace, viewer_of(info), _id(id, "Secret")
+        )
+        return DeleteSecretPayload(
+            deleted_id=id if changed.secret else None,
+            user_errors=[UserErrorType.from_domain(e) for e in changed.errors],
+        )
