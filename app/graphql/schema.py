@@ -17,7 +17,12 @@ from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.users.guard import RequireViewer
-from app.graphql.users.schema import UserMutations, UserQueries
+from app.graphql.users.schema import (
+    AccountMutations,
+    AccountQueries,
+    UserMutations,
+    UserQueries,
+)
 from app.observability.metrics import OperationMetrics
 
 MAX_DEPTH = 12
@@ -55,12 +60,14 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
                 RunQueries,
                 ClusterQueries,
                 UserQueries,
+                AccountQueries,
                 InputQueries,
                 SecretQueries,
             ),
         ),
         mutation=merge_types(
-            "Mutation", (JobMutations, UserMutations, InputMutations, SecretMutations)
+            "Mutation",
+            (JobMutations, UserMutations, AccountMutations, InputMutations, SecretMutations),
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,

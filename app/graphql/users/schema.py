@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import strawberry
 from strawberry import relay
 
-from app.db.auth_models import AccessToken, User
+from app.auth.csrf import COOKIE as CSRF_COOKIE
+from app.auth.csrf import csrf_token
+from app.auth.policy import Principal
+from app.auth.sessions import SESSION_COOKIE, SESSION_LIFETIME
+from app.db.auth_models import AccessToken, Role, Team, User
+from app.domain.errors import ErrorCode, UserError
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
 from app.graphql.runs.types import parse_uuid
-from app.graphql.users.types import AccessTokenType, UserType
+from app.graphql.users.types import AccessTokenType, TeamType, UserType
 from app.services import users
 
 
-def viewer_of(info: Info) -> users.Principal:
+def viewer_of(info: Info) -> Principal:
     """The authenticated viewer (the guard lets no anonymous request reach private fields)."""
     viewer = info.context.viewer
     assert viewer is not None
@@ -101,6 +107,197 @@ class UserMutations:
 
 
 def _not_found(field: str) -> UserErrorType:
-    return UserErrorType(
-        field=field, message="Nothing with this id.", code=users.ErrorCode.NOT_FOUND
+    return UserErrorType(field=field, message="Nothing with this id.", code=ErrorCode.NOT_FOUND)
+
+
+@strawberry.type(name="AuthPayload", description="The result of login or acceptInvitation.")
+class AuthPayload:
+    """The signed-in user; the session travels in an HTTP-only cookie."""
+
+    viewer: UserType | None = strawberry.field(description="The signed-in user.")
+    csrf_token: str | None = strawberry.field(
+        description="Send as `X-CSRF-Token` with every cookie-authenticated request (and as "
+        "`csrfToken` in a websocket's connection_init)."
     )
+    user_errors: list[UserErrorType] = strawberry.field(description="Problems; empty on success.")
+
+
+@strawberry.type(name="DonePayload", description="The result of a mutation with nothing to return.")
+class DonePayload:
+    """Whether it worked."""
+
+    ok: bool = strawberry.field(description="True when the change was made.")
+    user_errors: list[UserErrorType] = strawberry.field(description="Problems; empty on success.")
+
+
+@strawberry.type(name="InvitationPayload", description="The result of inviteUser.")
+class InvitationPayload:
+    """The invitation was mailed (the link is never returned here)."""
+
+    email: str | None = strawberry.field(description="Who was invited.")
+    expires_at: datetime | None = strawberry.field(description="When the link stops working.")
+    user_errors: list[UserErrorType] = strawberry.field(description="Problems; empty on success.")
+
+
+@strawberry.type(name="TeamPayload", description="The result of createTeam.")
+class TeamPayload:
+    """The new team."""
+
+    team: TeamType | None = strawberry.field(description="The team, once created.")
+    user_errors: list[UserErrorType] = strawberry.field(description="Problems; empty on success.")
+
+
+def _errors(errors: list[UserError]) -> list[UserErrorType]:
+    return [UserErrorType.from_domain(e) for e in errors]
+
+
+def _done(errors: list[UserError]) -> DonePayload:
+    return DonePayload(ok=not errors, user_errors=_errors(errors))
+
+
+def _signed_in(info: Info, outcome: users.Outcome[tuple[User, str]]) -> AuthPayload:
+    if outcome.value is None:
+        return AuthPayload(viewer=None, csrf_token=None, user_errors=_errors(outcome.errors))
+    user, session = outcome.value
+    response = info.context.response
+    max_age = int(SESSION_LIFETIME.total_seconds())
+    response.set_cookie(
+        SESSION_COOKIE, session, max_age=max_age, httponly=True, secure=True, samesite="lax"
+    )
+    token = csrf_token(session)
+    response.set_cookie(CSRF_COOKIE, token, max_age=max_age, secure=True, samesite="lax")
+    return AuthPayload(viewer=UserType.from_model(user), csrf_token=token, user_errors=[])
+
+
+def _uuid(id_: relay.GlobalID | None, type_name: str) -> UUID | None:
+    return parse_uuid(id_.node_id) if id_ is not None and id_.type_name == type_name else None
+
+
+@strawberry.type
+class AccountQueries:
+    """Reading accounts and teams."""
+
+    @strawberry.field(description="Every user (admins); a member sees only itself.")
+    async def users(self, info: Info) -> list[UserType]:
+        viewer = viewer_of(info)
+        query = User.all() if viewer.is_admin else User.filter(id=viewer.user_id)
+        return [UserType.from_model(u) for u in await query.order_by("email").limit(1000)]
+
+    @strawberry.field(description="Your teams (admins: every team).")
+    async def teams(self, info: Info) -> list[TeamType]:
+        viewer = viewer_of(info)
+        query = Team.all() if viewer.is_admin else Team.filter(id__in=list(viewer.team_ids))
+        return [TeamType.from_model(t) for t in await query.order_by("name")]
+
+
+@strawberry.type
+class AccountMutations:
+    """Signing in and out, passwords, invitations, teams."""
+
+    @strawberry.mutation(
+        description="Sign in with email and password: sets the HTTP-only session cookie."
+    )
+    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+        request = info.context.request
+        address = request.client.host if request is not None and request.client else "?"
+        state = info.context.platform.auth
+        return _signed_in(info, await users.login(state, email, password, address))
+
+    @strawberry.mutation(description="End the current web session and clear its cookie.")
+    async def logout(self, info: Info) -> DonePayload:
+        await users.logout(info.context.platform.auth, viewer_of(info))
+        info.context.response.delete_cookie(SESSION_COOKIE)
+        info.context.response.delete_cookie(CSRF_COOKIE)
+        return _done([])
+
+    @strawberry.mutation(description="Change your password; your other sessions end.")
+    async def change_password(
+        self, info: Info, current_password: str, new_password: str
+    ) -> DonePayload:
+        state = info.context.platform.auth
+        return _done(
+            await users.change_password(state, viewer_of(info), current_password, new_password)
+        )
+
+    @strawberry.mutation(
+        description="Mail a password reset link (answers the same whether the account exists)."
+    )
+    async def request_password_reset(self, info: Info, email: str) -> DonePayload:
+        platform = info.context.platform
+        await users.request_password_reset(
+            platform.auth.mailer, email, platform.settings.resolved_public_url
+        )
+        return _done([])
+
+    @strawberry.mutation(description="Set a new password with a reset link's token (once).")
+    async def reset_password(self, info: Info, token: str, new_password: str) -> DonePayload:
+        state = info.context.platform.auth
+        return _done(await users.reset_password(state, token, new_password))
+
+    @strawberry.mutation(description="Invite someone by email (admins); the link is mailed.")
+    async def invite_user(
+        self,
+        info: Info,
+        email: str,
+        role: Role = Role.MEMBER,
+        team_ids: list[relay.GlobalID] | None = None,
+    ) -> InvitationPayload:
+        platform = info.context.platform
+        teams = [_uuid(t, "Team") for t in team_ids or ()]
+        if any(t is None for t in teams):
+            return InvitationPayload(
+                email=None, expires_at=None, user_errors=[_not_found("teamIds")]
+            )
+        outcome = await users.invite(
+            platform.auth.mailer,
+            viewer_of(info),
+            email,
+            role,
+            [t for t in teams if t is not None],
+            platform.settings.resolved_public_url,
+        )
+        invitation = outcome.value
+        return InvitationPayload(
+            email=invitation.email if invitation else None,
+            expires_at=invitation.expires_at if invitation else None,
+            user_errors=_errors(outcome.errors),
+        )
+
+    @strawberry.mutation(description="Create your account from an invitation; signs you in.")
+    async def accept_invitation(
+        self, info: Info, token: str, password: str, name: str = ""
+    ) -> AuthPayload:
+        return _signed_in(info, await users.accept_invitation(token, name, password))
+
+    @strawberry.mutation(description="Create a team (admins).")
+    async def create_team(self, info: Info, name: str) -> TeamPayload:
+        outcome = await users.create_team(viewer_of(info), name)
+        team = TeamType.from_model(outcome.value) if outcome.value else None
+        return TeamPayload(team=team, user_errors=_errors(outcome.errors))
+
+    @strawberry.mutation(description="Add a user to a team (admins).")
+    async def add_team_member(
+        self, info: Info, team_id: relay.GlobalID, user_id: relay.GlobalID
+    ) -> DonePayload:
+        return _done(
+            await users.set_membership(
+                viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), True
+            )
+        )
+
+    @strawberry.mutation(description="Remove a user from a team (admins).")
+    async def remove_team_member(
+        self, info: Info, team_id: relay.GlobalID, user_id: relay.GlobalID
+    ) -> DonePayload:
+        return _done(
+            await users.set_membership(
+                viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), False
+            )
+        )
+
+    @strawberry.mutation(
+        description="Deactivate an account (admins): its tokens and sessions stop at once."
+    )
+    async def deactivate_user(self, info: Info, id: relay.GlobalID) -> DonePayload:
+        state = info.context.platform.auth
+        return _done(await users.deactivate_user(state, viewer_of(info), _uuid(id, "User")))
