@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -19,6 +20,17 @@ from app.graphql.errors import UserErrorType
 from app.graphql.runs.types import parse_uuid
 from app.graphql.users.types import AccessTokenType, TeamType, UserType
 from app.services import users
+
+
+def _arg(description: str) -> Any:
+    return strawberry.argument(description=description)
+
+
+Email = Annotated[str, _arg("Email address.")]
+Password = Annotated[str, _arg("Password.")]
+NewPassword = Annotated[str, _arg("The new password (at least 10 characters).")]
+TeamId = Annotated[relay.GlobalID, _arg("The team's id.")]
+UserId = Annotated[relay.GlobalID, _arg("The user's id.")]
 
 
 def viewer_of(info: Info) -> Principal:
@@ -78,8 +90,10 @@ class UserMutations:
     async def create_access_token(
         self,
         info: Info,
-        name: str,
-        expires_at: datetime | None = None,
+        name: Annotated[str, _arg("What the token is for (shown in lists).")],
+        expires_at: Annotated[
+            datetime | None, _arg("When it stops working (with timezone); null: never.")
+        ] = None,
     ) -> CreateAccessTokenPayload:
         outcome = await users.create_access_token(viewer_of(info), name, expires_at)
         if outcome.value is None:
@@ -96,7 +110,9 @@ class UserMutations:
     @strawberry.mutation(
         description="Revoke an access token: it stops working at once, open subscriptions too."
     )
-    async def revoke_access_token(self, info: Info, id: relay.GlobalID) -> RevokeAccessTokenPayload:
+    async def revoke_access_token(
+        self, info: Info, id: Annotated[relay.GlobalID, _arg("The token's id.")]
+    ) -> RevokeAccessTokenPayload:
         token_id = parse_uuid(id.node_id) if id.type_name == "AccessToken" else None
         state = info.context.platform.auth
         if token_id is None or not await users.revoke_access_token(
@@ -197,7 +213,7 @@ class AccountMutations:
     @strawberry.mutation(
         description="Sign in with email and password: sets the HTTP-only session cookie."
     )
-    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+    async def login(self, info: Info, email: Email, password: Password) -> AuthPayload:
         request = info.context.request
         address = request.client.host if request is not None and request.client else "?"
         state = info.context.platform.auth
@@ -212,7 +228,10 @@ class AccountMutations:
 
     @strawberry.mutation(description="Change your password; your other sessions end.")
     async def change_password(
-        self, info: Info, current_password: str, new_password: str
+        self,
+        info: Info,
+        current_password: Annotated[str, _arg("Your current password.")],
+        new_password: NewPassword,
     ) -> DonePayload:
         state = info.context.platform.auth
         return _done(
@@ -222,7 +241,7 @@ class AccountMutations:
     @strawberry.mutation(
         description="Mail a password reset link (answers the same whether the account exists)."
     )
-    async def request_password_reset(self, info: Info, email: str) -> DonePayload:
+    async def request_password_reset(self, info: Info, email: Email) -> DonePayload:
         platform = info.context.platform
         await users.request_password_reset(
             platform.auth.mailer, email, platform.settings.resolved_public_url
@@ -230,7 +249,12 @@ class AccountMutations:
         return _done([])
 
     @strawberry.mutation(description="Set a new password with a reset link's token (once).")
-    async def reset_password(self, info: Info, token: str, new_password: str) -> DonePayload:
+    async def reset_password(
+        self,
+        info: Info,
+        token: Annotated[str, _arg("The token from the reset link.")],
+        new_password: NewPassword,
+    ) -> DonePayload:
         state = info.context.platform.auth
         return _done(await users.reset_password(state, token, new_password))
 
@@ -238,9 +262,9 @@ class AccountMutations:
     async def invite_user(
         self,
         info: Info,
-        email: str,
-        role: Role = Role.MEMBER,
-        team_ids: list[relay.GlobalID] | None = None,
+        email: Email,
+        role: Annotated[Role, _arg("The new user's role.")] = Role.MEMBER,
+        team_ids: Annotated[list[relay.GlobalID] | None, _arg("Teams the new user joins.")] = None,
     ) -> InvitationPayload:
         platform = info.context.platform
         teams = [_uuid(t, "Team") for t in team_ids or ()]
@@ -265,20 +289,24 @@ class AccountMutations:
 
     @strawberry.mutation(description="Create your account from an invitation; signs you in.")
     async def accept_invitation(
-        self, info: Info, token: str, password: str, name: str = ""
+        self,
+        info: Info,
+        token: Annotated[str, _arg("The token from the invitation link.")],
+        password: NewPassword,
+        name: Annotated[str, _arg("Your display name.")] = "",
     ) -> AuthPayload:
         return _signed_in(info, await users.accept_invitation(token, name, password))
 
     @strawberry.mutation(description="Create a team (admins).")
-    async def create_team(self, info: Info, name: str) -> TeamPayload:
+    async def create_team(
+        self, info: Info, name: Annotated[str, _arg("Team name (DNS label).")]
+    ) -> TeamPayload:
         outcome = await users.create_team(viewer_of(info), name)
         team = TeamType.from_model(outcome.value) if outcome.value else None
         return TeamPayload(team=team, user_errors=_errors(outcome.errors))
 
     @strawberry.mutation(description="Add a user to a team (admins).")
-    async def add_team_member(
-        self, info: Info, team_id: relay.GlobalID, user_id: relay.GlobalID
-    ) -> DonePayload:
+    async def add_team_member(self, info: Info, team_id: TeamId, user_id: UserId) -> DonePayload:
         return _done(
             await users.set_membership(
                 viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), True
@@ -286,9 +314,7 @@ class AccountMutations:
         )
 
     @strawberry.mutation(description="Remove a user from a team (admins).")
-    async def remove_team_member(
-        self, info: Info, team_id: relay.GlobalID, user_id: relay.GlobalID
-    ) -> DonePayload:
+    async def remove_team_member(self, info: Info, team_id: TeamId, user_id: UserId) -> DonePayload:
         return _done(
             await users.set_membership(
                 viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), False
@@ -298,6 +324,6 @@ class AccountMutations:
     @strawberry.mutation(
         description="Deactivate an account (admins): its tokens and sessions stop at once."
     )
-    async def deactivate_user(self, info: Info, id: relay.GlobalID) -> DonePayload:
+    async def deactivate_user(self, info: Info, id: UserId) -> DonePayload:
         state = info.context.platform.auth
         return _done(await users.deactivate_user(state, viewer_of(info), _uuid(id, "User")))
