@@ -10,6 +10,7 @@ from uuid import UUID
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.db.auth_models import Secret
@@ -142,6 +143,23 @@ async def submit_job(
         for position, item in enumerate(inputs):
             await JobInputLink.create(job=job, input=item, position=position)
         run = Run(job=job, number=1, status=RunStatus.SUBMITTED)
+        run.kube_name = kube_job_name(str(run.id))
+        await run.save()
+        await RunEvent.create(run=run, version=run.version, status=run.status)
+    publish(hub, run)
+    error = await start_run(api, hub, settings, job, run, tokens=tokens)
+    return Submitted(job=job, run=run, errors=[error] if error else [])
+
+
+async def rerun_job(
+    api: client.ApiClient, hub: Hub[Run], settings: ManifestSettings, job: Job, *, tokens: RunTokens
+) -> Submitted:
+    """Run an existing Job again (same definition and inputs): the next number, a new run."""
+    async with in_transaction():
+        # Atomic, so concurrent reruns get distinct numbers.
+        await Job.filter(id=job.id).update(run_count=F("run_count") + 1)
+        await job.refresh_from_db(fields=["run_count"])
+        run = Run(job=job, number=job.run_count, status=RunStatus.SUBMITTED)
         run.kube_name = kube_job_name(str(run.id))
         await run.save()
         await RunEvent.create(run=run, version=run.version, status=run.status)

@@ -12,6 +12,7 @@ from tortoise.expressions import F, Q
 
 from app.auth.policy import visible_jobs
 from app.db.models import Job
+from app.domain.errors import ErrorCode
 from app.domain.jobspec import EnvVar, JobInput, validate_job
 from app.domain.status import RunStatus
 from app.graphql.context import Info
@@ -28,7 +29,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.runs.types import RunType, parse_uuid
 from app.services.inputs import inputs_for_job
-from app.services.jobs import submit_job
+from app.services.jobs import rerun_job, submit_job
 from app.services.secrets import secrets_for_job, team_for
 
 
@@ -140,3 +141,30 @@ class JobMutations:
             "user_errors": [UserErrorType.from_domain(e) for e in result.errors],
         }
         return CreateJobPayload(**payload)
+
+    @strawberry.mutation(
+        description="Run a Job again (same definition and inputs); the run gets the next number."
+    )
+    async def rerun_job(
+        self,
+        info: Info,
+        job_id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to rerun.")],
+    ) -> CreateJobPayload:
+        platform = info.context.platform
+        (found,) = await JobType.resolve_nodes(
+            info=info, node_ids=[job_id.node_id if job_id.type_name == "Job" else ""]
+        )
+        job = await Job.get_or_none(id=found.id) if found is not None else None
+        if job is None:
+            error = UserErrorType(
+                field="jobId", message="No Job with this id.", code=ErrorCode.NOT_FOUND
+            )
+            return CreateJobPayload(job=None, run=None, user_errors=[error])
+        result = await rerun_job(
+            platform.kube, platform.hub, platform.manifest_settings, job, tokens=platform.run_tokens
+        )
+        return CreateJobPayload(
+            job=JobType.from_model(job),
+            run=RunType.from_model(result.run) if result.run else None,
+            user_errors=[UserErrorType.from_domain(e) for e in result.errors],
+        )
