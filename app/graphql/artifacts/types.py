@@ -10,6 +10,7 @@ from strawberry import relay
 
 from app.domain.outputs import OutputsStatus
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 from app.graphql.errors import PublicError
 from app.graphql.pagination import decode_cursor, encode_cursor, page_size
 from app.services.outputs import list_artifacts, outputs_state
@@ -29,13 +30,22 @@ Bytes = strawberry.scalar(
 #: Lifetime of an artifact's download URL.
 DOWNLOAD_URL_TTL = 900
 
-OutputsStatusEnum = strawberry.enum(
-    OutputsStatus,
-    name="OutputsStatus",
-    description=(
-        "Where a run's outputs are: PENDING until the main container ends, UPLOADING while the "
-        "sidecar uploads them, UPLOADED once every file is in object storage, FAILED otherwise."
+OutputsStatusEnum = describe_values(
+    strawberry.enum(
+        OutputsStatus,
+        name="OutputsStatus",
+        description=(
+            "Where a run's outputs are: PENDING until the main container ends, UPLOADING while "
+            "the sidecar uploads them, UPLOADED once every file is in object storage, FAILED "
+            "otherwise."
+        ),
     ),
+    {
+        OutputsStatus.PENDING: "The main container has not ended yet.",
+        OutputsStatus.UPLOADING: "The sidecar is uploading the output directory.",
+        OutputsStatus.UPLOADED: "Every output file is in object storage (see `artifacts`).",
+        OutputsStatus.FAILED: "The upload failed; some artifacts may be missing.",
+    },
 )
 
 

@@ -104,7 +104,13 @@ class InputMutations:
         description="Declare an input's files; returns one presigned PUT URL per file. Upload "
         "them, then call finalizeInput."
     )
-    async def create_input(self, info: Info, input: CreateInputInput) -> CreateInputPayload:
+    async def create_input(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateInputInput, strawberry.argument(description="The input's name and files.")
+        ],
+    ) -> CreateInputPayload:
         declared = []
         for f in input.files:
             size = int(f.size)

@@ -13,13 +13,20 @@ from app.auth.policy import can_see_input
 from app.db.storage_models import Input, InputFile, InputStatus
 from app.graphql.artifacts.types import Bytes
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 from app.graphql.errors import UserErrorType
 from app.graphql.runs.types import parse_uuid
 
-InputStatusEnum = strawberry.enum(
-    InputStatus,
-    name="InputStatus",
-    description="PENDING while its files are uploaded; READY once finalized (usable by Jobs).",
+InputStatusEnum = describe_values(
+    strawberry.enum(
+        InputStatus,
+        name="InputStatus",
+        description="PENDING while its files are uploaded; READY once finalized (usable by Jobs).",
+    ),
+    {
+        InputStatus.PENDING: "Files are being uploaded; Jobs cannot use it yet.",
+        InputStatus.READY: "Finalized and immutable; Jobs can use it.",
+    },
 )
 
 
