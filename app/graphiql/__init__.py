@@ -62,10 +62,9 @@ def offline_page(prefix: str = MOUNT, static: Path = STATIC) -> str:
 
 
 def routes(static: Path = STATIC) -> list[Mount]:
-    """The static files' route (nothing when they are not vendored)."""
-    if not static.is_dir():
-        return []
-    return [Mount(f"{MOUNT}/static", app=StaticFiles(directory=static), name="graphiql")]
+    """The static files' route; files vendored after the app started are served too."""
+    files = StaticFiles(directory=static, check_dir=False)
+    return [Mount(f"{MOUNT}/static", app=files, name="graphiql")]
 
 
 def vendor(node_modules: Path = HERE / "node_modules", static: Path = STATIC) -> list[Path]:
