@@ -151,6 +151,8 @@ class LogService:
     def __init__(self, store: ObjectStore, *, buffer: int = SUBSCRIBER_BUFFER) -> None:
         self.store = store
         self.hub: Hub[Item] = Hub(buffer)
+        # Batches a subscriber may have queued before it counts as lagging.
+        self.buffer = buffer
         self._api: client.ApiClient | None = None
         self._namespace = ""
         self._tracker: RunTracker | None = None
@@ -186,6 +188,8 @@ class LogService:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.followers.clear()
         self._tasks.clear()
+        # Sequence numbers are read from the database again: an insert may have been cut short.
+        self._runs.clear()
         if self._api is not None:
             await self._api.close()
             self._api = None
@@ -460,7 +464,7 @@ class LogService:
         follow on from what this subscriber has seen; otherwise they are trimmed or re-read.
         """
         run_id = str(run_id)
-        with self.hub.subscribe(log_topic(run_id)) as feed:
+        with self.hub.subscribe(log_topic(run_id), buffer=self.buffer) as feed:
             complete = await LogArchive.exists(run_id=run_id)
             lagged, catch_up = False, True
             while True:
