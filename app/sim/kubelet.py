@@ -7,8 +7,9 @@ What a container is here:
   ``SimConfig.image_entrypoints`` (image name without tag -> argv prefix); without one, ``args``
   alone are the command. With neither, the container fails to start (StartError) with a message
   naming the image: the image itself is never pulled or run.
-- Environment: ``PATH``, ``HOME``, ``LANG`` and ``TMPDIR`` of the kubelet's own process (so the
-  project's ``walkai-jobs`` console script in the virtualenv is found), ``HOSTNAME`` (pod name),
+- Environment: ``PATH`` (with the running interpreter's bin directory first, so the project's
+  ``walkai-jobs`` console script in the virtualenv is found), ``HOME``, ``LANG`` and ``TMPDIR`` of
+  the kubelet's own process, ``HOSTNAME`` (pod name),
   ``NVIDIA_VISIBLE_DEVICES`` (the MIG instances the scheduler carved), then the container's
   ``envFrom`` (secretRef, base64-decoded; configMapRef ignored) and ``env`` (value, fieldRef for
   metadata.name/namespace/uid/labels/annotations, spec.nodeName, spec.serviceAccountName,
@@ -33,9 +34,10 @@ PodInitializing behind init containers), init containers in order (a failure fai
 ``restartPolicy: Never``, restarts it otherwise), native sidecars (init containers with
 ``restartPolicy: Always``) started before the next init container and stopped after the main
 containers end, main containers together (Running), then Succeeded/Failed. ``restartPolicy``
-OnFailure/Always restarts a container in place (restartCount, lastState, a new log file) without
-CrashLoopBackOff delays. Conditions PodReadyToStartContainers, Initialized, ContainersReady,
-Ready; podIP, hostIP, startTime. Missing secrets keep the container waiting
+OnFailure/Always restarts a container in place (restartCount, lastState, a new log file) after a
+CrashLoopBackOff wait (0.5 s doubling to 10 s; the real kubelet: 10 s doubling to 5 min).
+Conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready; podIP, hostIP,
+startTime. Missing secrets keep the container waiting
 (CreateContainerConfigError) and are retried every second.
 
 Deletion: SIGTERM to each container's first process, SIGKILL to its process group after the
@@ -56,6 +58,7 @@ import os
 import re
 import secrets
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +78,9 @@ log = logging.getLogger(__name__)
 TERMINAL = ("Succeeded", "Failed")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+# The real kubelet backs off 10 s doubling to 5 min; shorter here so tests stay quick.
+RESTART_BACKOFF_FIRST = 0.5
+RESTART_BACKOFF_MAX = 10.0
 
 
 class ConfigError(Exception):
@@ -327,6 +333,11 @@ class PodWorker:
 
     def _environment(self, run: ContainerRun, mounts: Mapping[str, str]) -> dict[str, str]:
         env: dict[str, str] = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
+        # The interpreter's own bin directory first: the project's console scripts (the
+        # sidecar's `walkai-jobs`) are found whether or not the virtualenv is activated.
+        env["PATH"] = os.pathsep.join(
+            p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p
+        )
         env["HOSTNAME"] = self.name
         devices = pod_devices(self.pod)
         if devices:
@@ -392,7 +403,8 @@ class PodWorker:
                     break
                 if self.restart_policy == "Never" or self.terminating.is_set():
                     return False
-                self._restart(run)
+                if not await self._restart(run):
+                    return False
         return not self.terminating.is_set()
 
     async def _supervise_sidecar(self, run: ContainerRun) -> None:
@@ -400,7 +412,8 @@ class PodWorker:
             await self._wait(run)
             if self.terminating.is_set() or self._mains_done or self.done.is_set():
                 return
-            self._restart(run)
+            if not await self._restart(run) or self._mains_done:
+                return
             if not await self._start(run):
                 return
 
@@ -414,7 +427,8 @@ class PodWorker:
                     return
                 if self.restart_policy == "OnFailure" and code == 0:
                     return
-                self._restart(run)
+                if not await self._restart(run):
+                    return
 
         await asyncio.gather(*(keep(run) for run in self.mains))
         self._mains_done = True
@@ -438,10 +452,27 @@ class PodWorker:
             self._signal(sidecars, signal.SIGKILL)
             await asyncio.gather(*(self._wait(c) for c in sidecars))
 
-    def _restart(self, run: ContainerRun) -> None:
+    async def _restart(self, run: ContainerRun) -> bool:
+        """Wait out the crash-loop back-off, then count a restart; False if the pod is ending.
+
+        Like the real kubelet, a container that keeps failing waits longer each time
+        (CrashLoopBackOff), so a broken container cannot flood watchers with status changes.
+        """
+        delay = min(RESTART_BACKOFF_FIRST * 2**run.restart_count, RESTART_BACKOFF_MAX)
         run.last_state = run.state
+        run.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {delay:g}s restarting failed container={run.name} "
+                f"pod={self.name}_{self.namespace}({self.pod['metadata'].get('uid')})",
+            }
+        }
+        self._publish()
+        if await self._wait_or_terminate(delay):
+            return False
         run.restart_count += 1
         self._publish()
+        return True
 
     async def _run_once(self, run: ContainerRun) -> int:
         if not await self._start(run):
