@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from app.db.models import Run
-from app.domain.status import derive
+from app.domain.status import Observation, derive
 from app.events.hub import Hub
 from app.kube.informer import Informer
 from app.kube.labels import MANAGED_SELECTOR, RUN_ID, kube_job_name
@@ -63,6 +63,9 @@ class RunTracker:
             timeout_seconds=timeout,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        # The last observation per run: pods change often (readiness, restarts) in ways that do
+        # not change the run, and those events should not cost a database round trip each.
+        self._observed: dict[str, Observation] = {}
         # Told every event of a managed pod before its run is reconciled (log followers).
         self.pod_listeners: list[Callable[[str, Obj], Awaitable[None]]] = []
 
@@ -88,6 +91,8 @@ class RunTracker:
         run_id = _run_id(obj)
         if run_id is not None:
             await self._reconcile(run_id, None if kind == "DELETED" else obj)
+            if kind == "DELETED":
+                self._observed.pop(run_id, None)
 
     async def _on_pod(self, kind: str, obj: Obj) -> None:
         run_id = _run_id(obj)
@@ -116,5 +121,7 @@ class RunTracker:
         ):
             pod = deleted  # the last word of a pod that is gone still says how it ended
         observation = derive(job, pod)
-        if observation is not None:
-            await apply_observation(self._hub, run_id, observation)
+        if observation is None or self._observed.get(run_id) == observation:
+            return
+        self._observed[run_id] = observation
+        await apply_observation(self._hub, run_id, observation)
