@@ -88,11 +88,17 @@ def vendor(node_modules: Path = HERE / "node_modules", static: Path = STATIC) ->
 
 
 def main(argv: list[str]) -> int:
-    """`python -m app.graphiql vendor`: npm ci here, then copy the assets into static/."""
-    if argv != ["vendor"]:
-        print("usage: python -m app.graphiql vendor", file=sys.stderr)
+    """`python -m app.graphiql vendor [NODE_MODULES]`: copy the assets into static/, from
+    NODE_MODULES (e.g. a Docker build stage's) or from an `npm ci` run here."""
+    if not argv or argv[0] != "vendor" or len(argv) > 2:
+        print("usage: python -m app.graphiql vendor [NODE_MODULES]", file=sys.stderr)
         return 2
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=HERE, check=True)
-    for path in vendor():
+    if len(argv) == 2:
+        node_modules = Path(argv[1])
+    else:
+        npm = ["npm", "ci", "--no-audit", "--no-fund", "--silent"]
+        subprocess.run(npm, cwd=HERE, check=True)
+        node_modules = HERE / "node_modules"
+    for path in vendor(node_modules):
         print(f"vendored {path.relative_to(HERE)}")
     return 0
