@@ -28,7 +28,12 @@ def job_input(**overrides: object) -> dict[str, object]:
         "image": "ghcr.io/acme/train:v1",
         "gpu": "1g.10gb",
         "storageGi": 2,
-        "command": ["sh", "-c", "echo epoch 1; echo epoch 2; sleep 1; echo done"],
+        "command": [
+            "sh",
+            "-c",
+            'echo epoch 1; echo epoch 2; echo 0.93 > "$WALKAI_OUTPUT_DIR/metrics.txt"; sleep 1; '
+            "echo done",
+        ],
         "env": [{"name": "EPOCHS", "value": "1"}],
         "priority": "HIGH",
     }
@@ -147,18 +152,6 @@ async def jobs_list(api: Api, data: ContractData) -> None:
     second = (await api.gql(operation("JobsList"), {"first": 1, "after": after}))["jobs"]
     assert ids(first) != ids(second)
     assert first["edges"][0]["node"]["createdAt"] >= second["edges"][0]["node"]["createdAt"]
-
-
-@scenario("SubmitFormOptions")
-async def submit_form_options(api: Api, data: ContractData) -> None:
-    profiles = (await api.gql(operation("SubmitFormOptions")))["gpuProfiles"]
-    assert profiles[0] == {
-        "name": "1g.10gb",
-        "memoryGb": 10,
-        "computeSlices": 1,
-        "gpuModel": profiles[0]["gpuModel"],
-    }
-    assert [p["computeSlices"] for p in profiles] == sorted(p["computeSlices"] for p in profiles)
 
 
 @scenario("SubmitJob")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.contract import scenarios_accounts, scenarios_storage
 from tests.contract.contract import operations
 from tests.contract.scenarios import SCENARIOS, ContractData
 from tests.support.api import Api
@@ -17,6 +18,7 @@ async def contract_data(api: Api) -> AsyncIterator[ContractData]:
 
 
 def test_every_operation_has_a_scenario() -> None:
+    assert scenarios_accounts and scenarios_storage  # they register their scenarios
     assert set(operations()) - set(SCENARIOS) == set(), "add these to tests/contract/scenarios.py"
     assert set(SCENARIOS) - set(operations()) == set(), "scenarios for operations that are gone"
 
