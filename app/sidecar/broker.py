@@ -7,8 +7,11 @@ only the inputs its Job names. Bytes never pass through the API: the answers are
 URLs of the configured store, valid for `url_ttl` seconds and minted just before use.
 
 - `POST /sidecar/v1/upload {key, size, contentType}` → `{url, headers}` for one PUT, or, on
-  S3 for large objects, `{uploadId, partSize, parts: [url…]}` for a multipart upload;
-- `POST /sidecar/v1/complete {key, uploadId, etags}` / `POST /sidecar/v1/abort {key, uploadId}`;
+  S3 for large objects, `{uploadId, partSize, partCount}` for a multipart upload;
+- `POST /sidecar/v1/part {key, uploadId, number}` → `{url}` for one part, asked for just before
+  it is sent, so no URL can expire however long a large file takes;
+- `POST /sidecar/v1/complete {key, uploadId, etags}` → `{key, etag}`;
+  `POST /sidecar/v1/abort {key, uploadId}`;
 - `POST /sidecar/v1/download {key}` → `{url}`;
 - `GET /sidecar/v1/inputs` → `{inputs: [{name, prefix, files: [{key, path, size}]}]}`;
 - `PUT /sidecar/v1/manifest` (JSON body) → stored as the run's manifest.
@@ -94,15 +97,22 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
             if count > _MAX_PARTS:
                 raise _Refused(400, "the file is too large for a multipart upload")
             upload_id = await store.start_multipart(key, content_type=content_type)
-            parts = [
-                await store.presign_part(key, upload_id, number, expires_in=url_ttl)
-                for number in range(1, count + 1)
-            ]
             return JSONResponse(
-                {"uploadId": upload_id, "partSize": store.part_size, "parts": parts}
+                {"uploadId": upload_id, "partSize": store.part_size, "partCount": count}
             )
         url = await store.presign_put(key, expires_in=url_ttl, content_type=content_type)
         return JSONResponse({"url": url, "headers": {"Content-Type": content_type}})
+
+    async def part(request: Request, scope: RunScope) -> Response:
+        body = await body_of(request)
+        key = key_in_scope(scope, "PUT", body)
+        number = body.get("number")
+        if not isinstance(store, S3ObjectStore) or not isinstance(number, int):
+            raise _Refused(400, "no multipart upload")
+        if not 1 <= number <= _MAX_PARTS:
+            raise _Refused(400, "part numbers go from 1 to 10000")
+        url = await store.presign_part(key, str(body.get("uploadId")), number, expires_in=url_ttl)
+        return JSONResponse({"url": url})
 
     async def complete(request: Request, scope: RunScope) -> Response:
         body = await body_of(request)
@@ -110,8 +120,10 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
         etags = body.get("etags")
         if not isinstance(store, S3ObjectStore) or not isinstance(etags, list):
             raise _Refused(400, "no multipart upload to complete")
-        await store.complete_multipart(key, str(body.get("uploadId")), [str(e) for e in etags])
-        return JSONResponse({"key": key})
+        etag = await store.complete_multipart(
+            key, str(body.get("uploadId")), [str(e) for e in etags]
+        )
+        return JSONResponse({"key": key, "etag": etag})
 
     async def abort(request: Request, scope: RunScope) -> Response:
         body = await body_of(request)
@@ -154,6 +166,7 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
 
     return [
         Route("/sidecar/v1/upload", handler(upload), methods=["POST"]),
+        Route("/sidecar/v1/part", handler(part), methods=["POST"]),
         Route("/sidecar/v1/complete", handler(complete), methods=["POST"]),
         Route("/sidecar/v1/abort", handler(abort), methods=["POST"]),
         Route("/sidecar/v1/download", handler(download), methods=["POST"]),

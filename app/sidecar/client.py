@@ -97,13 +97,17 @@ class BrokerClient:
 
     async def _multipart(self, key: str, path: Path, size: int, plan: dict[str, Any]) -> str | None:
         part_size: int = plan["partSize"]
-        urls: list[str] = plan["parts"]
-        etags: list[str] = [""] * len(urls)
+        upload = {"key": key, "uploadId": plan["uploadId"]}
+        etags: list[str] = [""] * plan["partCount"]
 
-        async def send(index: int, url: str) -> None:
+        async def send(index: int) -> None:
             start = index * part_size
             length = min(part_size, size - start)
             async with self._parts:
+                # Minted just before use: no URL can expire however long the file takes.
+                url = (await self._call("POST", "part", json={**upload, "number": index + 1}))[
+                    "url"
+                ]
                 response = await self._http.put(
                     url, content=_read(path, start, length), headers={"Content-Length": str(length)}
                 )
@@ -112,20 +116,17 @@ class BrokerClient:
 
         try:
             async with asyncio.TaskGroup() as group:
-                for index, url in enumerate(urls):
-                    group.create_task(send(index, url))
-            await self._call(
-                "POST", "complete", json={"key": key, "uploadId": plan["uploadId"], "etags": etags}
-            )
+                for index in range(len(etags)):
+                    group.create_task(send(index))
+            done = await self._call("POST", "complete", json={**upload, "etags": etags})
         except BaseException as exc:
             with contextlib.suppress(Exception):
-                await asyncio.shield(
-                    self._call("POST", "abort", json={"key": key, "uploadId": plan["uploadId"]})
-                )
+                await asyncio.shield(self._call("POST", "abort", json=upload))
             if isinstance(exc, BaseExceptionGroup):
                 raise exc.exceptions[0] from None
             raise
-        return None
+        etag: str | None = done.get("etag")
+        return etag
 
     async def inputs(self) -> list[dict[str, Any]]:
         """The inputs the run may read, with their files."""

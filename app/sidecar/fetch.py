@@ -21,6 +21,15 @@ from app.storage.sync import Job, TransferError, run_all
 log = logging.getLogger(__name__)
 
 
+def _download(client: BrokerClient, key: str, target: Path, size: int) -> Job:
+    async def run() -> ObjectInfo:
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        await client.download_file(key, target)
+        return ObjectInfo(key, size, datetime.now(UTC), None, None)
+
+    return run
+
+
 async def fetch_inputs(
     client: BrokerClient, root: Path, *, concurrency: int = 8, retries: int = 3
 ) -> int:
@@ -30,18 +39,7 @@ async def fetch_inputs(
         base = root / entry["name"]
         for file in entry["files"]:
             target = base.joinpath(*file["path"].split("/"))
-
-            def download(
-                key: str = file["key"], target: Path = target, size: int = file["size"]
-            ) -> Job:
-                async def run() -> ObjectInfo:
-                    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-                    await client.download_file(key, target)
-                    return ObjectInfo(key, size, datetime.now(UTC), None, None)
-
-                return run
-
-            jobs[file["key"]] = download()
+            jobs[file["key"]] = _download(client, file["key"], target, file["size"])
     done = await run_all(jobs, concurrency=concurrency, retries=retries, backoff=0.5)
     return sum(info.size for info in done)
 

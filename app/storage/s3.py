@@ -265,9 +265,11 @@ class S3ObjectStore:
         )
         return url
 
-    async def complete_multipart(self, key: str, upload_id: str, etags: Sequence[str]) -> None:
-        """Join the parts (ETags in part order) into the object."""
-        await self._call(
+    async def complete_multipart(
+        self, key: str, upload_id: str, etags: Sequence[str]
+    ) -> str | None:
+        """Join the parts (ETags in part order) into the object; returns its ETag."""
+        response = await self._call(
             key,
             "complete_multipart_upload",
             Key=validate_key(key),
@@ -279,6 +281,7 @@ class S3ObjectStore:
                 ]
             },
         )
+        return _etag(response.get("ETag"))
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop an unfinished upload and its parts."""
