@@ -71,12 +71,18 @@ async def test_dev_starts_the_whole_platform(tmp_path: Path) -> None:
             assert run["status"] == "COMPLETED"  # type: ignore[index]
 
         assert (tmp_path / "walkai.db").exists()
-        jobs = json.loads(
-            await kubectl(
-                tmp_path / "kubeconfig", "get", "jobs", "-o", "json", namespace="walkai-jobs"
+        # The Kubernetes Job succeeds once the pod's upload sidecar has stopped too, a moment
+        # after the main container (and so the run) completed.
+        for _ in range(100):
+            jobs = json.loads(
+                await kubectl(
+                    tmp_path / "kubeconfig", "get", "jobs", "-o", "json", namespace="walkai-jobs"
+                )
             )
-        )
-        (job,) = jobs["items"]
+            (job,) = jobs["items"]
+            if job["status"].get("succeeded") == 1:
+                break
+            await asyncio.sleep(0.2)
         assert job["status"]["succeeded"] == 1
     finally:
         process.send_signal(signal.SIGINT)
