@@ -192,10 +192,25 @@ def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Obse
     return observed
 
 
+def _refined_end(state: RunState, obs: Observation) -> RunState | None:
+    """A final status is final, but how it ended may arrive later: the Job can report a failure
+    before the pod watch delivers the container's exit code. Only that gap is filled in."""
+    if obs.status is not state.status or state.exit_code is not None or obs.exit_code is None:
+        return None
+    return replace(
+        state,
+        reason=obs.reason,
+        message=obs.message,
+        exit_code=obs.exit_code,
+        started_at=state.started_at or obs.started_at,
+        finished_at=obs.finished_at or state.finished_at,
+    )
+
+
 def decide(state: RunState, obs: Observation) -> RunState | None:
     """The run's next state if the observation moves it forward; None when it changes nothing."""
     if state.status.terminal:
-        return None
+        return _refined_end(state, obs)
     new_attempt = obs.pod_uid is not None and obs.pod_uid != state.pod_uid
     if new_attempt and state.pod_created_at is not None:
         # creationTimestamp has one-second resolution: a replacement made in the same second as

@@ -239,3 +239,15 @@ def test_a_replacement_created_in_the_same_second_is_a_new_attempt_after_preempt
     # ...but without a preemption, a same-second pod is not taken for a newer one.
     running = RunState(status=RunStatus.RUNNING, attempts=1, pod_uid="p1", pod_created_at=at(T0))
     assert decide(running, replacement) is None
+
+
+def test_an_exit_code_arriving_after_the_failure_completes_the_record() -> None:
+    failed = RunState(status=RunStatus.FAILED, reason="BackoffLimitExceeded", attempts=0)
+    late = Observation(RunStatus.FAILED, "Error", "exited with 3", exit_code=3, pod_uid="p1")
+    new = decide(failed, late)
+    assert new is not None
+    assert (new.status, new.reason, new.exit_code) == (RunStatus.FAILED, "Error", 3)
+    assert decide(new, late) is None  # once known, the end is not rewritten
+    assert decide(failed, Observation(RunStatus.RUNNING, pod_uid="p1")) is None
+    done = RunState(status=RunStatus.COMPLETED, exit_code=0)
+    assert decide(done, late) is None
