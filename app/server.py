@@ -22,6 +22,7 @@ from app.config import Settings
 from app.graphiql import offline_page
 from app.graphiql import routes as graphiql_routes
 from app.graphql.context import Context
+from app.graphql.logs.sharing import encode_json
 from app.graphql.schema import build_schema
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import (
@@ -50,6 +51,10 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.platform = platform
+
+    def encode_json(self, data: object) -> str:
+        """orjson: faster, and it embeds results shared among subscribers as they are."""
+        return encode_json(data)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         """A fresh context (and fresh data loaders) per operation, with the viewer of HTTP

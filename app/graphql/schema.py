@@ -14,6 +14,7 @@ from app.graphql.errors import should_mask
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
+from app.graphql.logs.sharing import SharedResultExecutionContext
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.users.guard import RequireViewer
@@ -71,6 +72,8 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
+        # A log batch sent to many subscribers is resolved and serialized once.
+        execution_context_class=SharedResultExecutionContext,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+from kubernetes_asyncio import client
+
 from tests.logs.conftest import (
     RUN_LOGS,
     all_pages,
@@ -17,6 +19,7 @@ from tests.logs.conftest import (
     wait_status,
 )
 from tests.support.api import Api
+from tests.support.graphql import node_uuid
 
 
 async def test_a_run_s_log_arrives_in_batches_then_completes_and_is_archived(api: Api) -> None:
@@ -87,6 +90,14 @@ query Before($id: ID!, $before: String) { run(id: $id) { logs(last: 10, before: 
 async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(api: Api) -> None:
     run_id = await start_run(api, printing(40, sleep=0.1))
     await wait_status(api, run_id, "RUNNING")
+    # One stream per running container of the pod (main, and the sidecar if there is one).
+    pods = await client.CoreV1Api(api.platform.kube).list_namespaced_pod(
+        api.namespace, label_selector=f"walkai.io/run-id={node_uuid(run_id)}"
+    )
+    (pod,) = pods.items
+    key = f"{api.namespace}/{pod.metadata.name}"
+    sidecars = [c for c in pod.spec.init_containers or [] if c.restart_policy == "Always"]
+    containers = len(pod.spec.containers) + len(sidecars)
     async with AsyncExitStack() as stack:
         subs = [
             await stack.enter_async_context(api.subscribe(RUN_LOGS, {"runId": run_id}))
@@ -94,13 +105,7 @@ async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(ap
         ]
         firsts = await asyncio.gather(*(asyncio.wait_for(s.next(), 60) for s in subs))
         assert all(f is not None and f["runLogs"]["lines"] for f in firsts)
-        streams = {
-            pod: n
-            for pod, n in api.cluster.stats.open_log_streams_by_pod.items()
-            if n and pod.startswith(api.namespace + "/")
-        }
-        pods = [p for p in streams if p.split("/", 1)[1].startswith(_job_name(run_id))]
-        assert len(pods) == 1 and streams[pods[0]] == 1, streams
+        assert api.cluster.stats.open_log_streams_by_pod.get(key) == containers
         results = await asyncio.gather(*(asyncio.wait_for(s.collect(), 60) for s in subs))
     texts = [
         [line["text"] for line in f["runLogs"]["lines"]]
@@ -108,9 +113,3 @@ async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(ap
         for f, r in zip(firsts, results, strict=True)
     ]
     assert all(t == expected(40) for t in texts)
-
-
-def _job_name(run_id: str) -> str:
-    from tests.support.graphql import node_uuid
-
-    return "run-" + node_uuid(run_id).replace("-", "")

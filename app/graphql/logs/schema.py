@@ -60,7 +60,7 @@ async def resolve_logs(
         run_id,
         after=after_seq,
         before=before_seq,
-        container=container,
+        container=container or MAIN_CONTAINER,
         limit=size + 1,
         newest_first=backwards,
     )
@@ -108,7 +108,7 @@ class LogSubscriptions:
         if run is None or not can_see_run(info.context.viewer, run):
             raise PublicError("No run with this id.")
         batches = info.context.platform.logs.follow(
-            run.id, after=parse_log_cursor(after) or 0, container=container
+            run.id, after=parse_log_cursor(after) or 0, container=container or MAIN_CONTAINER
         )
         async for batch in batches:
             yield LogBatchType.from_batch(batch)

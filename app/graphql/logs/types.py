@@ -28,8 +28,8 @@ LogBefore = Annotated[str | None, strawberry.argument(description="Only lines be
 LogContainer = Annotated[
     str | None,
     strawberry.argument(
-        description="Only this container's lines (`main`, an init container, the sidecar); "
-        "default: every container of the run."
+        description="Whose lines: `main` (the default), an init container or the sidecar, "
+        "by container name."
     ),
 ]
 
