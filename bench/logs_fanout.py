@@ -1,0 +1,270 @@
+"""Live log fan-out: one pod printing as fast as it can, N = 1, 100, 1000 runLogs subscribers.
+
+Prints, per N: lines/s delivered (line deliveries summed over subscribers / wall time from the
+first line printed to the last line received), p50/p99 delivery latency (receive time minus the
+line's kubelet timestamp, on sampled clients), the number of upstream log streams the simulated
+cluster counted, and the same figures for a bare `websockets` broadcast of the same lines (500
+a message, serialized once) in the same run, with the ratio. Server (API + simulated cluster)
+and clients run in two processes, as in DESIGN.md's baseline.
+
+    .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers
+
+SAMPLED = 10  # clients that parse every message for latency; the others count lines only
+QUERY = "subscription($r: ID!) { runLogs(runId: $r) { lines { cursor timestamp text } } }"
+
+
+def _stamp(ts: str) -> float:
+    return datetime.fromisoformat(ts[:26] + "+00:00").timestamp()
+
+
+async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, out: list[Any]):
+    import websockets
+
+    lines, latencies, last = 0, [], 0.0
+    if mode == "graphql":
+        ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"], max_size=None)  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        await ws.recv()
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": QUERY, "variables": {"r": run_id}},
+                }
+            )
+        )
+    else:
+        ws = await websockets.connect(url, max_size=None)
+    out.append("ready")
+    async for raw in ws:
+        now = time.time()
+        if sample:
+            msg = json.loads(raw)
+            if msg.get("type") == "complete" or msg.get("end"):
+                break
+            batch = (
+                msg["payload"]["data"]["runLogs"]["lines"] if mode == "graphql" else msg["lines"]
+            )
+            lines += len(batch)
+            latencies.extend(
+                now - _stamp(line["timestamp"]) for line in batch[:: max(1, len(batch) // 20)]
+            )
+        else:
+            if '"complete"' in raw[:60] or '"end"' in raw[:20]:
+                break
+            lines += raw.count('"cursor"')
+        last = now
+    await ws.close()
+    out.append((lines, latencies, last))
+
+
+def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn: Any) -> None:
+    async def main() -> None:
+        out: list[Any] = []
+        tasks = [
+            asyncio.create_task(_client(url, mode, run_id, token, i < SAMPLED, out))
+            for i in range(n)
+        ]
+        while out.count("ready") < n:
+            await asyncio.sleep(0.05)
+        conn.send("ready")
+        await asyncio.gather(*tasks)
+        conn.send([o for o in out if o != "ready"])
+
+    asyncio.run(main())
+
+
+def _summary(results: list[Any], start: float) -> dict[str, float]:
+    total = sum(r[0] for r in results)
+    end = max(r[2] for r in results)
+    lat = sorted(x for r in results for x in r[1])
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
+    return {
+        "lines_per_s": total / max(end - start, 1e-9),
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
+
+
+async def _run_one(api: Any, n: int, lines: int, work: Path) -> tuple[dict[str, float], int]:
+    from tests.api.operations import CREATE_JOB, job_input
+
+    flag = work / f"go-{n}"
+    script = (
+        f"import os, sys, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+        f"w = sys.stdout.write\nfor i in range({lines}): w('line %08d %s\\n' % (i, 'x' * 60))\n"
+    )
+    created = await api.gql(CREATE_JOB, {"input": job_input(command=["python", "-c", script])})
+    run_id = created["createJob"]["run"]["id"]
+    parent, child = mp.Pipe()
+    proc = mp.get_context("spawn").Process(
+        target=_clients_process, args=(api.ws_url, "graphql", run_id, api.token, n, child)
+    )
+    proc.start()
+    while not parent.poll():
+        await asyncio.sleep(0.05)
+    parent.recv()
+    start = time.time()
+    flag.touch()
+    streams = 0
+    while not parent.poll():
+        streams = max(streams, sum(api.cluster.stats.open_log_streams_by_pod.values()))
+        await asyncio.sleep(0.05)
+    results = parent.recv()
+    proc.join()
+    return _summary(results, start), streams
+
+
+async def _baseline(n: int, batches: list[str], port_holder: list[int]) -> dict[str, float]:
+    import websockets
+
+    clients: set[Any] = set()
+
+    async def handler(ws: Any) -> None:
+        clients.add(ws)
+        await ws.wait_closed()
+
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"  # type: ignore[attr-defined]
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(
+            target=_clients_process, args=(url, "bare", "", "", n, child)
+        )
+        proc.start()
+        while not parent.poll():
+            await asyncio.sleep(0.05)
+        parent.recv()
+        start = time.time()
+        for batch in batches:
+            stamp = datetime.fromtimestamp(time.time()).astimezone().isoformat()
+            # Same lines, stamped at send time (latency of the broadcast alone).
+            websockets.broadcast(clients, batch.replace("@TS@", stamp[:26]))
+            await asyncio.sleep(0)
+        websockets.broadcast(clients, '{"end": true}')
+        while not parent.poll():
+            await asyncio.sleep(0.05)
+        results = parent.recv()
+        proc.join()
+    return _summary(results, start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=5000)
+    parser.add_argument("--lines-1000", type=int, default=2000)
+    parser.add_argument("--subscribers", type=int, nargs="*", default=[1, 100, 1000])
+    args = parser.parse_args()
+
+    import logging
+    import socket
+
+    import uvicorn
+
+    from app.config import load_settings
+    from app.server import create_app
+    from app.sim.cluster import SimCluster
+    from tests.support.api import Api, new_account
+    from tests.support.graphql import GraphQLHTTP, node_uuid
+
+    logging.disable(logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="logs-fanout-"))
+    cluster = SimCluster(port=0, config_path=None, workdir=work / "sim")
+    await cluster.start()
+    cluster.write_kubeconfig(work / "kubeconfig")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    settings = load_settings(
+        public_url=f"http://127.0.0.1:{port}",
+        database_url=f"sqlite://{work / 'db.sqlite'}",
+        data_dir=work / "data",
+        kubeconfig=work / "kubeconfig",
+        namespace="bench",
+        create_namespace=True,
+        output_volume="emptyDir",
+        storage={"backend": "local", "local_root": work / "objects"},
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.02)
+    platform = app.state.platform
+    await platform.tracker.wait_synced()
+    user, token = await new_account("MEMBER", "bench@example.com")
+    api = Api(
+        backend="sqlite",
+        base_url=f"http://127.0.0.1:{port}",
+        ws_url=f"ws://127.0.0.1:{port}/graphql",
+        http=GraphQLHTTP(f"http://127.0.0.1:{port}", token),
+        platform=platform,
+        kubeconfig=work / "kubeconfig",
+        namespace="bench",
+        cluster=cluster,
+        token=token,
+        user=user,
+    )
+    print(
+        "N      lines  api lines/s  p50 ms  p99 ms  streams | bare lines/s  p50 ms  p99 ms | ratio"
+    )
+    try:
+        for n in args.subscribers:
+            lines = args.lines_1000 if n >= 1000 else args.lines
+            ours, streams = await _run_one(api, n, lines, work)
+            stored = await platform.logs.lines(
+                node_uuid(await _last_run(api)), limit=lines, container="main"
+            )
+            batches = [
+                json.dumps(
+                    {
+                        "lines": [
+                            {"cursor": str(s.seq), "timestamp": "@TS@", "text": s.text}
+                            for s in stored[i : i + 500]
+                        ]
+                    }
+                )
+                for i in range(0, len(stored), 500)
+            ]
+            bare = await _baseline(n, batches, [])
+            print(
+                f"{n:<6} {lines:>6} {ours['lines_per_s']:>12,.0f} {ours['p50_ms']:>7.1f} "
+                f"{ours['p99_ms']:>7.1f} {streams:>8} | {bare['lines_per_s']:>12,.0f} "
+                f"{bare['p50_ms']:>7.1f} {bare['p99_ms']:>7.1f} | "
+                f"{ours['lines_per_s'] / bare['lines_per_s']:.2f}x",
+                flush=True,
+            )
+    finally:
+        await api.close()
+        server.should_exit = True
+        await task
+        await cluster.stop()
+
+
+async def _last_run(api: Any) -> str:
+    data = await api.gql("{ jobs(first: 1) { edges { node { latestRun { id } } } } }")
+    run_id: str = data["jobs"]["edges"][0]["node"]["latestRun"]["id"]
+    return run_id
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
