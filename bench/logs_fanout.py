@@ -7,7 +7,7 @@ cluster counted, and the same figures for a bare `websockets` broadcast of the s
 a message, serialized once) in the same run, with the ratio. Server (API + simulated cluster)
 and clients run in two processes, as in DESIGN.md's baseline.
 
-    .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100 1000]
+    .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100]
 """
 
 from __future__ import annotations
