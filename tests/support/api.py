@@ -99,7 +99,8 @@ class QueryCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         task = asyncio.current_task()
-        if task is not None and task.get_name().startswith("informer-"):
+        # The platform's background work (watches, log followers) is not the request's.
+        if task is not None and task.get_name().startswith(("informer-", "log-", "logs-")):
             return
         # Authentication costs the same few statements per request whatever the operation
         # (tests/auth counts them); pages are measured without them.
