@@ -35,7 +35,7 @@ class LogLine(Model):
     class Meta:
         table = "log_line"
         unique_together = (("run", "seq"),)
-        indexes = (("run", "container", "seq"),)
+        indexes = (("run_id", "container", "seq"),)
 
 
 class LogStream(Model):

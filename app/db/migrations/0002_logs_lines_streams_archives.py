@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('ts', fields.CharField(max_length=30)),
                 ('text', fields.TextField(unique=False)),
             ],
-            options={'table': 'log_line', 'app': 'models', 'unique_together': (('run', 'seq'),), 'indexes': [Index(fields=['run', 'container', 'seq'])], 'pk_attr': 'id', 'table_description': 'One line a container printed (or a piece of one longer than the limit).'},
+            options={'table': 'log_line', 'app': 'models', 'unique_together': (('run', 'seq'),), 'indexes': [Index(fields=['run_id', 'container', 'seq'])], 'pk_attr': 'id', 'table_description': 'One line a container printed (or a piece of one longer than the limit).'},
             bases=['Model'],
         ),
         ops.CreateModel(
