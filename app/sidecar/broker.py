@@ -8,6 +8,9 @@ URLs of the configured store, valid for `url_ttl` seconds and minted just before
 
 - `POST /sidecar/v1/upload {key, size, contentType}` → `{url, headers}` for one PUT, or, on
   S3 for large objects, `{uploadId, partSize, partCount}` for a multipart upload;
+- `POST /sidecar/v1/uploads {files: [{key, size, contentType}…]}` → `{plans: [{url, headers}
+  | null…]}`: single-PUT URLs for many small files in one request (null for a file that needs
+  a multipart upload, which `/upload` starts when its turn comes);
 - `POST /sidecar/v1/part {key, uploadId, number}` → `{url}` for one part, asked for just before
   it is sent, so no URL can expire however long a large file takes;
 - `POST /sidecar/v1/complete {key, uploadId, etags}` → `{key, etag}`;
@@ -34,6 +37,7 @@ from app.storage.s3 import S3ObjectStore
 
 Resolver = Callable[[str], Awaitable[RunScope | None]]
 MAX_MANIFEST_BYTES = 64 << 20
+MAX_BATCH = 500
 _MAX_PARTS = 10_000
 
 
@@ -103,6 +107,26 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
         url = await store.presign_put(key, expires_in=url_ttl, content_type=content_type)
         return JSONResponse({"url": url, "headers": {"Content-Type": content_type}})
 
+    async def uploads(request: Request, scope: RunScope) -> Response:
+        files = (await body_of(request)).get("files")
+        if not isinstance(files, list) or len(files) > MAX_BATCH:
+            raise _Refused(400, f"files must be a list of at most {MAX_BATCH}")
+        plans: list[dict[str, Any] | None] = []
+        for item in files:
+            if not isinstance(item, dict):
+                raise _Refused(400, "each file must be an object")
+            key = key_in_scope(scope, "PUT", item)
+            size = item.get("size")
+            if not isinstance(size, int) or size < 0:
+                raise _Refused(400, "size must be a non-negative integer")
+            if isinstance(store, S3ObjectStore) and store.multipart_for(size):
+                plans.append(None)
+                continue
+            content_type = item.get("contentType") or "application/octet-stream"
+            url = await store.presign_put(key, expires_in=url_ttl, content_type=content_type)
+            plans.append({"url": url, "headers": {"Content-Type": content_type}})
+        return JSONResponse({"plans": plans})
+
     async def part(request: Request, scope: RunScope) -> Response:
         body = await body_of(request)
         key = key_in_scope(scope, "PUT", body)
@@ -166,6 +190,7 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
 
     return [
         Route("/sidecar/v1/upload", handler(upload), methods=["POST"]),
+        Route("/sidecar/v1/uploads", handler(uploads), methods=["POST"]),
         Route("/sidecar/v1/part", handler(part), methods=["POST"]),
         Route("/sidecar/v1/complete", handler(complete), methods=["POST"]),
         Route("/sidecar/v1/abort", handler(abort), methods=["POST"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,9 @@ import httpx
 from app.storage.base import DEFAULT_CONTENT_TYPE, ObjectInfo
 
 _CHUNK = 1 << 20
+# A prepared URL is used well within the broker's lifetime for it (15 min), or asked again.
+_PLAN_MAX_AGE = 300.0
+_PLAN_BATCH = 200
 
 
 class BrokerError(Exception):
@@ -47,6 +51,8 @@ class BrokerClient:
         self._api = api_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {token}"}
         self._parts = asyncio.Semaphore(part_concurrency)
+        # (key, size, content type) -> (single-PUT plan, when it was minted), from `prepare`.
+        self._plans: dict[tuple[str, int, str], tuple[dict[str, Any], float]] = {}
         # No overall deadline: only a stalled connection (no byte for `timeout` s) fails.
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=30),
@@ -75,15 +81,39 @@ class BrokerClient:
         _check(response)
         return response.json() if response.content else None
 
+    async def prepare(self, files: list[tuple[str, int, str | None]]) -> None:
+        """Ask for the single-PUT URLs of many (key, size, content type) at once, so small files
+        cost one round trip to the store each instead of two. Best effort: a file without a
+        prepared URL asks for one when it is uploaded."""
+        for start in range(0, len(files), _PLAN_BATCH):
+            batch = [
+                (key, size, ct or DEFAULT_CONTENT_TYPE)
+                for key, size, ct in files[start : start + _PLAN_BATCH]
+            ]
+            body = {"files": [{"key": k, "size": s, "contentType": c} for k, s, c in batch]}
+            try:
+                plans = (await self._call("POST", "uploads", json=body))["plans"]
+            except (BrokerError, httpx.HTTPError):
+                return
+            now = time.monotonic()
+            for item, plan in zip(batch, plans, strict=True):
+                if plan is not None:
+                    self._plans[item] = (plan, now)
+
     async def upload_file(
         self, key: str, path: Path, *, content_type: str | None = None
     ) -> ObjectInfo:
         """Upload `path` to `key` (which must be in the run's outputs)."""
         size = (await asyncio.to_thread(path.stat)).st_size
         content_type = content_type or DEFAULT_CONTENT_TYPE
-        plan = await self._call(
-            "POST", "upload", json={"key": key, "size": size, "contentType": content_type}
-        )
+        # A prepared URL is used once: a retry asks for a fresh one.
+        prepared = self._plans.pop((key, size, content_type), None)
+        if prepared is not None and time.monotonic() - prepared[1] < _PLAN_MAX_AGE:
+            plan = prepared[0]
+        else:
+            plan = await self._call(
+                "POST", "upload", json={"key": key, "size": size, "contentType": content_type}
+            )
         if "uploadId" in plan:
             etag = await self._multipart(key, path, size, plan)
         else:

@@ -32,7 +32,12 @@ from typing import Any
 
 from app.sidecar.client import BrokerClient
 from app.sidecar.credentials import outputs_prefix
-from app.storage.sync import TransferError, upload_directory
+from app.storage.sync import (
+    TransferError,
+    guess_content_type,
+    regular_files,
+    upload_directory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,7 @@ async def upload_outputs(
     """Upload `root` under the run's outputs prefix, then store and return the manifest."""
     started = datetime.now(UTC)
     prefix = outputs_prefix(run_id)
+    await client.prepare(await asyncio.to_thread(_planned, root, prefix))
     try:
         done = await upload_directory(
             client, root, prefix, concurrency=concurrency, retries=retries, backoff=backoff
@@ -106,6 +112,18 @@ async def upload_outputs(
     }
     await client.put_manifest(json.dumps(manifest).encode())
     return UploadReport(manifest)
+
+
+def _planned(root: Path, prefix: str) -> list[tuple[str, int, str | None]]:
+    """(key, size, content type) of the files `upload_directory` is about to send."""
+    planned = []
+    for relative, path in regular_files(root):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue  # gone already; upload_directory reports it
+        planned.append((prefix + relative, size, guess_content_type(path)))
+    return planned
 
 
 async def run_upload(

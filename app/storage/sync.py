@@ -63,10 +63,10 @@ async def upload_directory(
     Raises `TransferError` when files still fail after `retries` retries.
     """
     base = _as_folder(validate_prefix(prefix))
-    files = await asyncio.to_thread(_regular_files, root)
+    files = await asyncio.to_thread(regular_files, root)
 
     def upload(relative: str, path: Path) -> Job:
-        content_type = mimetypes.guess_type(path.name)[0]
+        content_type = guess_content_type(path)
         return lambda: store.upload_file(base + relative, path, content_type=content_type)
 
     done = await run_all(
@@ -162,8 +162,13 @@ async def _retry(job: Job, *, retries: int, backoff: float) -> ObjectInfo:
     raise AssertionError("unreachable")
 
 
-def _regular_files(root: Path) -> list[tuple[str, Path]]:
-    """(relative posix path, path) of the files to upload, sorted."""
+def guess_content_type(path: Path) -> str | None:
+    """The content type `upload_directory` stores a file with (None: the store's default)."""
+    return mimetypes.guess_type(path.name)[0]
+
+
+def regular_files(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of the files `upload_directory` uploads, sorted."""
     real_root = root.resolve()
     found = []
     for directory, _, names in os.walk(root):

@@ -52,6 +52,11 @@ async def test_a_run_credential_covers_its_own_outputs_only(stack: Api) -> None:
         refused = await broker(stack, token, action, {"key": key, "size": 1})
         assert refused.status_code == 403, (action, key, refused.text)
 
+    batch = {"files": [{"key": outputs_prefix(mine) + "ok", "size": 1}]}
+    assert (await broker(stack, token, "uploads", batch)).status_code == 200
+    batch["files"].append({"key": outputs_prefix(other) + "x", "size": 1})
+    assert (await broker(stack, token, "uploads", batch)).status_code == 403
+
     climbing = await broker(
         stack, token, "upload", {"key": outputs_prefix(mine) + "../../other/outputs/x", "size": 1}
     )
