@@ -9,8 +9,8 @@ many small files and a few large ones, then uploads it, alternating in each roun
   files in concurrent parts);
 - sidecar: what a run's pod runs, `app.sidecar.upload.upload_outputs` — the same directory
   walk, but every object through presigned URLs the API's broker (`app.sidecar.broker`,
-  served by uvicorn in a process of its own, on `S3ObjectStore`) hands out per file, and large
-  files in presigned multipart parts; plus the manifest;
+  served by uvicorn in a process of its own, on `S3ObjectStore`) hands out — small files' in
+  batches, large files in presigned multipart parts — plus the manifest;
 - baseline: boto3's `upload_file` for each file in a sequential loop (boto3 still splits a
   large file into threaded parts; the loop is what a simple sidecar would write).
 
