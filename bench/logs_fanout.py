@@ -38,6 +38,8 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
     import websockets
 
     lines, latencies, last = 0, [], 0.0
+    sizes: list[int] = []  # lines per message, and when each arrived (sampled clients)
+    times: list[float] = []
     if mode == "graphql":
         ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"], max_size=None)  # type: ignore[list-item]
         await ws.send(
@@ -66,6 +68,8 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
                 msg["payload"]["data"]["runLogs"]["lines"] if mode == "graphql" else msg["lines"]
             )
             lines += len(batch)
+            sizes.append(len(batch))
+            times.append(now)
             latencies.extend(
                 now - _stamp(line["timestamp"]) for line in batch[:: max(1, len(batch) // 20)]
             )
@@ -75,7 +79,7 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
             lines += raw.count('"cursor"')
         last = now
     await ws.close()
-    out.append((lines, latencies, last))
+    out.append((lines, latencies, last, sizes, times))
 
 
 def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn: Any) -> None:
@@ -106,14 +110,30 @@ def _summary(results: list[Any], start: float) -> dict[str, float]:
     }
 
 
-async def _run_one(api: Any, n: int, lines: int, work: Path) -> tuple[dict[str, float], int]:
+def _printer(lines: int, flag: Path, rate: int) -> str:
+    """A pod's script: wait for `flag`, then print `lines` lines, as fast as it can (rate 0)
+    or `rate` lines a second (ten lines every 10 ms, flushed)."""
+    head = f"import os, sys, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+    line = "w('line %08d %s\\n' % (i, 'x' * 60))"
+    if not rate:
+        return head + f"w = sys.stdout.write\nfor i in range({lines}): {line}\n"
+    step = rate // 100
+    return head + (
+        f"w = sys.stdout.write\nt0 = time.time()\n"
+        f"for k in range({lines // step}):\n"
+        f"    for i in range(k * {step}, (k + 1) * {step}): {line}\n"
+        f"    sys.stdout.flush()\n"
+        f"    time.sleep(max(0, t0 + (k + 1) * 0.01 - time.time()))\n"
+    )
+
+
+async def _run_one(
+    api: Any, n: int, lines: int, work: Path, rate: int
+) -> tuple[dict[str, float], int, list[int], list[float]]:
     from tests.api.operations import CREATE_JOB, job_input
 
-    flag = work / f"go-{n}"
-    script = (
-        f"import os, sys, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
-        f"w = sys.stdout.write\nfor i in range({lines}): w('line %08d %s\\n' % (i, 'x' * 60))\n"
-    )
+    flag = work / f"go-{n}-{rate}"
+    script = _printer(lines, flag, rate)
     created = await api.gql(CREATE_JOB, {"input": job_input(command=["python", "-c", script])})
     run_id = created["createJob"]["run"]["id"]
     parent, child = mp.Pipe()
@@ -132,10 +152,17 @@ async def _run_one(api: Any, n: int, lines: int, work: Path) -> tuple[dict[str, 
         await asyncio.sleep(0.05)
     results = parent.recv()
     proc.join()
-    return _summary(results, start), streams
+    # How the API batched the lines (as a sampled client received them): the bare broadcast
+    # sends the same lines in the same messages.
+    sizes, times = next(
+        ((r[3], r[4]) for r in results if r[3] and sum(r[3]) == lines), (results[0][3], [])
+    )
+    return _summary(results, start), streams, sizes, times
 
 
-async def _baseline(n: int, batches: list[str], port_holder: list[int]) -> dict[str, float]:
+async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
+    """The same messages broadcast to `n` clients by a bare `websockets` server: as fast as
+    it can, or (paced) at the offsets the API's clients received them."""
     import websockets
 
     clients: set[Any] = set()
@@ -144,7 +171,8 @@ async def _baseline(n: int, batches: list[str], port_holder: list[int]) -> dict[
         clients.add(ws)
         await ws.wait_closed()
 
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None) as server:
+    # No permessage-deflate on either server (see the module docstring).
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"  # type: ignore[attr-defined]
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(
@@ -155,7 +183,9 @@ async def _baseline(n: int, batches: list[str], port_holder: list[int]) -> dict[
             await asyncio.sleep(0.05)
         parent.recv()
         start = time.time()
-        for batch in batches:
+        for i, batch in enumerate(batches):
+            if offsets is not None:
+                await asyncio.sleep(max(0.0, start + offsets[i] - time.time()))
             stamp = datetime.fromtimestamp(time.time()).astimezone().isoformat()
             # Same lines, stamped at send time (latency of the broadcast alone).
             websockets.broadcast(clients, batch.replace("@TS@", stamp[:26]))
@@ -168,11 +198,46 @@ async def _baseline(n: int, batches: list[str], port_holder: list[int]) -> dict[
     return _summary(results, start)
 
 
+async def _compare(api: Any, platform: Any, n: int, lines: int, work: Path, rate: int) -> None:
+    from tests.support.graphql import node_uuid
+
+    ours, streams, sizes, times = await _run_one(api, n, lines, work, rate)
+    stored = await platform.logs.lines(
+        node_uuid(await _last_run(api)), limit=lines, container="main"
+    )
+    batches, at = [], 0
+    for size in sizes or [len(stored)]:
+        chunk = stored[at : at + size]
+        at += size
+        batches.append(
+            json.dumps(
+                {
+                    "lines": [
+                        {"cursor": str(s.seq), "timestamp": "@TS@", "text": s.text} for s in chunk
+                    ]
+                }
+            )
+        )
+    offsets = [t - times[0] for t in times] if rate and times else None
+    bare = await _baseline(n, batches, offsets)
+    label = f"{n}" + (f" @{rate}/s" if rate else "")
+    print(
+        f"{label:<11} {lines:>6} {lines / max(len(sizes), 1):>6.0f} {ours['lines_per_s']:>12,.0f}"
+        f" {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} {streams:>7} | "
+        f"{bare['lines_per_s']:>12,.0f} {bare['p50_ms']:>7.1f} {bare['p99_ms']:>7.1f} | "
+        f"{ours['lines_per_s'] / bare['lines_per_s']:.2f}x",
+        flush=True,
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--lines-1000", type=int, default=2000)
     parser.add_argument("--subscribers", type=int, nargs="*", default=[1, 100, 1000])
+    parser.add_argument("--paced", type=int, default=1000, help="subscribers (0: skip)")
+    parser.add_argument("--rate", type=int, default=1000, help="paced lines a second")
+    parser.add_argument("--seconds", type=int, default=5, help="paced duration")
     args = parser.parse_args()
 
     import logging
@@ -184,7 +249,7 @@ async def main() -> None:
     from app.server import create_app
     from app.sim.cluster import SimCluster
     from tests.support.api import Api, new_account
-    from tests.support.graphql import GraphQLHTTP, node_uuid
+    from tests.support.graphql import GraphQLHTTP
 
     logging.disable(logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="logs-fanout-"))
@@ -205,7 +270,9 @@ async def main() -> None:
         storage={"backend": "local", "local_root": work / "objects"},
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False)
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.02)
@@ -225,34 +292,15 @@ async def main() -> None:
         user=user,
     )
     print(
-        "N      lines  api lines/s  p50 ms  p99 ms  streams | bare lines/s  p50 ms  p99 ms | ratio"
+        "N           lines  l/msg  api lines/s  p50 ms  p99 ms streams | "
+        "bare lines/s  p50 ms  p99 ms | ratio"
     )
     try:
         for n in args.subscribers:
             lines = args.lines_1000 if n >= 1000 else args.lines
-            ours, streams = await _run_one(api, n, lines, work)
-            stored = await platform.logs.lines(
-                node_uuid(await _last_run(api)), limit=lines, container="main"
-            )
-            batches = [
-                json.dumps(
-                    {
-                        "lines": [
-                            {"cursor": str(s.seq), "timestamp": "@TS@", "text": s.text}
-                            for s in stored[i : i + 500]
-                        ]
-                    }
-                )
-                for i in range(0, len(stored), 500)
-            ]
-            bare = await _baseline(n, batches, [])
-            print(
-                f"{n:<6} {lines:>6} {ours['lines_per_s']:>12,.0f} {ours['p50_ms']:>7.1f} "
-                f"{ours['p99_ms']:>7.1f} {streams:>8} | {bare['lines_per_s']:>12,.0f} "
-                f"{bare['p50_ms']:>7.1f} {bare['p99_ms']:>7.1f} | "
-                f"{ours['lines_per_s'] / bare['lines_per_s']:.2f}x",
-                flush=True,
-            )
+            await _compare(api, platform, n, lines, work, 0)
+        if args.paced:
+            await _compare(api, platform, args.paced, args.rate * args.seconds, work, args.rate)
     finally:
         await api.close()
         server.should_exit = True

@@ -39,6 +39,7 @@ import asyncio
 import copy
 import functools
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 BACKLOG_BATCH = 500
 SUBSCRIBER_BUFFER = 64
+# The latest published lines of each live run kept in memory: a subscriber that falls behind by
+# less than this (or joins late by less) catches up from memory instead of the database.
+WINDOW_LINES = 8192
+WINDOW_CHARS = 8 * 1024 * 1024
 # Followers hold one HTTP connection each for as long as their container runs.
 FOLLOWER_CONNECTIONS = 1000
 DOWNLOAD_URL_SECONDS = 3600
@@ -118,12 +123,55 @@ Item = LogBatch | LogComplete
 
 
 class _RunLog:
-    """A run's log in this process: the next `seq` and the lock that keeps `seq` order."""
+    """A run's log in this process: the next `seq`, the lock that keeps `seq` order, and the
+    window of the latest published batches (where lagged and new subscribers catch up)."""
 
     def __init__(self, next_seq: int) -> None:
         self.next_seq = next_seq
         self.lock = asyncio.Lock()
         self.followers = 0
+        # Published batches, contiguous in `seq`, oldest first; bounded in lines and characters.
+        self.window: deque[LogBatch] = deque()
+        self._window_lines = 0
+        self._window_chars = 0
+
+    def remember(self, batch: LogBatch) -> None:
+        """Add a just-published batch; forget the oldest ones beyond the window's bounds."""
+        self.window.append(batch)
+        self._window_lines += len(batch.lines)
+        self._window_chars += sum(len(line.text) for line in batch.lines)
+        while len(self.window) > 1 and (
+            self._window_lines > WINDOW_LINES or self._window_chars > WINDOW_CHARS
+        ):
+            old = self.window.popleft()
+            self._window_lines -= len(old.lines)
+            self._window_chars -= sum(len(line.text) for line in old.lines)
+
+    def forget(self) -> None:
+        """Drop the window (the log is archived: nobody lags behind a live log any more)."""
+        self.window.clear()
+        self._window_lines = self._window_chars = 0
+
+    def since(self, after: int) -> list[LogBatch] | None:
+        """Every published batch with lines after `after`, if the window reaches back to it
+        (None: older lines are only in the database)."""
+        if not self.window or self.window[0].lines[0].seq > after + 1:
+            return None
+        return [batch for batch in self.window if batch.last_seq > after]
+
+
+async def _insert_lines(run_id: str, lines: list[StoredLine]) -> None:
+    """One INSERT of many rows (`executemany`, in one transaction): no model object per row."""
+    db = LogLine._meta.db
+    columns = ("run_id", "seq", "container", "attempt", "ts", "text")
+    if db.capabilities.dialect == "postgres":
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    else:
+        marks = ", ".join("?" * len(columns))
+    sql = f"INSERT INTO log_line ({', '.join(columns)}) VALUES ({marks})"
+    await db.execute_many(
+        sql, [[run_id, s.seq, s.container, s.attempt, s.ts, s.text] for s in lines]
+    )
 
 
 def _container_names(pod: Obj) -> list[tuple[str, bool]]:
@@ -326,21 +374,11 @@ class LogService:
                 StoredLine(first + i, container, attempt, line.ts, line.text)
                 for i, line in enumerate(lines)
             ]
-            await LogLine.bulk_create(
-                [
-                    LogLine(
-                        run_id=run_id,
-                        seq=s.seq,
-                        container=container,
-                        attempt=attempt,
-                        ts=s.ts,
-                        text=s.text,
-                    )
-                    for s in stored
-                ]
-            )
+            await _insert_lines(run_id, stored)
             run.next_seq = first + len(lines)
-            self.hub.publish(log_topic(run_id), LogBatch(run_id, stored))
+            batch = LogBatch(run_id, stored)
+            run.remember(batch)
+            self.hub.publish(log_topic(run_id), batch)
 
     # -- end of a run -----------------------------------------------------------------------
 
@@ -384,6 +422,8 @@ class LogService:
             await LogStream.filter(run_id=run_id, ended=False).update(ended=True)
             objects, total = await self._write_archive(run_id)
             await LogArchive.create(run_id=run_id, objects=objects, lines=total)
+            if run_id in self._runs:
+                self._runs[run_id].forget()
         self.hub.publish(log_topic(run_id), LogComplete(run_id))
 
     async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int]:
@@ -462,21 +502,32 @@ class LogService:
 
         Published batches are passed on as they are (shared by every subscriber) whenever they
         follow on from what this subscriber has seen; otherwise they are trimmed or re-read.
+        Catching up (at first, after falling behind) reads the run's in-memory window when it
+        reaches back to the subscriber's cursor, and the database otherwise.
         """
         run_id = str(run_id)
         with self.hub.subscribe(log_topic(run_id), buffer=self.buffer) as feed:
             complete = await LogArchive.exists(run_id=run_id)
             lagged, catch_up = False, True
             while True:
-                # From the database: at first, after falling behind, and once the log is whole.
-                while catch_up and (
-                    page := await self.lines(run_id, after=after, container=container)
-                ):
-                    yield LogBatch(run_id, page, lagged=lagged)
-                    lagged = False
-                    after = page[-1].seq
+                while catch_up:
+                    run = self._runs.get(run_id)
+                    recent = run.since(after) if run is not None and not complete else None
+                    if recent is not None:
+                        # Every batch published so far; later ones are in the feed.
+                        for batch in recent:
+                            if (out := _after(batch, after, container, lagged)) is not None:
+                                yield out
+                                lagged = False
+                            after = batch.last_seq
+                        catch_up = False
+                        break
+                    page = await self.lines(run_id, after=after, container=container)
+                    if page:
+                        yield LogBatch(run_id, page, lagged=lagged)
+                        lagged = False
+                        after = page[-1].seq
                     catch_up = len(page) == BACKLOG_BATCH
-                catch_up = False
                 if complete:
                     return
                 try:
@@ -489,12 +540,26 @@ class LogService:
                     if isinstance(item, LogComplete):
                         complete = catch_up = True
                         continue
-                    if item.last_seq <= after:
-                        continue
-                    if container is not None and item.lines[0].container != container:
-                        continue
-                    if item.lines[0].seq > after:
-                        yield item  # the same object for every subscriber
-                    else:
-                        yield LogBatch(run_id, [line for line in item.lines if line.seq > after])
-                    after = item.last_seq
+                    if (out := _after(item, after, container, lagged)) is not None:
+                        yield out
+                        lagged = False
+                    after = max(after, item.last_seq)
+
+
+def _after(batch: LogBatch, after: int, container: str | None, lagged: bool) -> LogBatch | None:
+    """What a subscriber at `after` (following `container`) gets of a published batch: the
+    batch itself, shared, whenever it can (its lagged twin is shared among lagged subscribers)."""
+    if batch.last_seq <= after or (container is not None and batch.lines[0].container != container):
+        return None
+    if batch.lines[0].seq <= after:
+        return LogBatch(batch.run_id, [line for line in batch.lines if line.seq > after], lagged)
+    if not lagged:
+        return batch
+    twin = batch.shared.get(_LAGGED)
+    if twin is None:
+        twin = batch.shared[_LAGGED] = LogBatch(batch.run_id, batch.lines, lagged=True)
+    assert isinstance(twin, LogBatch)
+    return twin
+
+
+_LAGGED = "lagged-twin"
