@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=4, help="retries per file")
 
 
+def _quiet() -> None:
+    # One line per request would drown the container's log in a large upload.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def _setting(value: Any, variable: str) -> str:
     found = value if value is not None else os.environ.get(variable)
     if not found:
@@ -65,6 +71,7 @@ def _optional_path(variable: str) -> Path | None:
 def _upload(args: argparse.Namespace) -> int:
     from app.sidecar.upload import run_upload
 
+    _quiet()
     return asyncio.run(
         run_upload(
             api_url=_setting(args.api_url, "WALKAI_API_URL"),
@@ -82,6 +89,7 @@ def _upload(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from app.sidecar.fetch import run_fetch
 
+    _quiet()
     return asyncio.run(
         run_fetch(
             api_url=_setting(args.api_url, "WALKAI_API_URL"),
