@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def _stamp(ts: str) -> float:
 async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, out: list[Any]):
     import websockets
 
-    lines, latencies, last = 0, [], 0.0
+    lines, latencies, last, first = 0, [], 0.0, float("inf")
     sizes: list[int] = []  # lines per message, and when each arrived (sampled clients)
     times: list[float] = []
     if mode == "graphql":
@@ -70,6 +70,7 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
             lines += len(batch)
             sizes.append(len(batch))
             times.append(now)
+            first = min(first, _stamp(batch[0]["timestamp"])) if batch else first
             latencies.extend(
                 now - _stamp(line["timestamp"]) for line in batch[:: max(1, len(batch) // 20)]
             )
@@ -79,7 +80,7 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
             lines += raw.count('"cursor"')
         last = now
     await ws.close()
-    out.append((lines, latencies, last, sizes, times))
+    out.append((lines, latencies, last, sizes, times, first))
 
 
 def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn: Any) -> None:
@@ -98,7 +99,10 @@ def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn:
     asyncio.run(main())
 
 
-def _summary(results: list[Any], start: float) -> dict[str, float]:
+def _summary(results: list[Any]) -> dict[str, float]:
+    # From the first line printed (its kubelet timestamp; the bare server's send time) to the
+    # last line received: a pod's start-up time is not counted.
+    start = min(r[5] for r in results)
     total = sum(r[0] for r in results)
     end = max(r[2] for r in results)
     lat = sorted(x for r in results for x in r[1])
@@ -144,7 +148,6 @@ async def _run_one(
     while not parent.poll():
         await asyncio.sleep(0.05)
     parent.recv()
-    start = time.time()
     flag.touch()
     streams = 0
     while not parent.poll():
@@ -157,7 +160,7 @@ async def _run_one(
     sizes, times = next(
         ((r[3], r[4]) for r in results if r[3] and sum(r[3]) == lines), (results[0][3], [])
     )
-    return _summary(results, start), streams, sizes, times
+    return _summary(results), streams, sizes, times
 
 
 async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
@@ -186,7 +189,7 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
         for i, batch in enumerate(batches):
             if offsets is not None:
                 await asyncio.sleep(max(0.0, start + offsets[i] - time.time()))
-            stamp = datetime.fromtimestamp(time.time()).astimezone().isoformat()
+            stamp = datetime.now(UTC).isoformat()
             # Same lines, stamped at send time (latency of the broadcast alone).
             websockets.broadcast(clients, batch.replace("@TS@", stamp[:26]))
             await asyncio.sleep(0)
@@ -195,7 +198,7 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
             await asyncio.sleep(0.05)
         results = parent.recv()
         proc.join()
-    return _summary(results, start)
+    return _summary(results)
 
 
 async def _compare(api: Any, platform: Any, n: int, lines: int, work: Path, rate: int) -> None:

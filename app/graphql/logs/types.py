@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -98,6 +99,9 @@ class LogBatchType:
     end_cursor: str | None = strawberry.field(
         description="The cursor of the last line: reconnect with it as `after` to resume."
     )
+    # The batch's `shared` dict: the completed, serialized result is kept there, once for every
+    # subscriber (`app.graphql.logs.sharing`); not part of the schema.
+    shared: strawberry.Private[dict[Any, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_batch(cls, batch: LogBatch) -> LogBatchType:
@@ -108,6 +112,7 @@ class LogBatchType:
                 lines=[LogLineType.from_line(line) for line in batch.lines],
                 lagged=batch.lagged,
                 end_cursor=log_cursor(batch.last_seq) if batch.lines else None,
+                shared=batch.shared,
             )
         assert isinstance(wrapped, LogBatchType)
         return wrapped
