@@ -17,6 +17,7 @@ from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.logs.sharing import SharedResultExecutionContext
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
+from app.graphql.text_guard import RejectNulText
 from app.graphql.users.guard import RequireViewer
 from app.graphql.users.schema import (
     AccountMutations,
@@ -47,6 +48,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     # Configured instances are accepted, as Strawberry documents; its annotation says classes.
     extensions: list[Any] = [
         RequireViewer,
+        RejectNulText,
         QueryDepthLimiter(max_depth=max_depth),
         MaxTokensLimiter(max_token_count=max_tokens),
         MaskErrors(should_mask_error=should_mask),

@@ -105,3 +105,14 @@ async def test_cluster_refusal_fails_the_run_with_a_clear_message(api: Api) -> N
     fetched = await api.gql(RUN, {"id": payload["run"]["id"]})
     assert fetched["run"]["status"] == "FAILED"
     assert [e["status"] for e in fetched["run"]["timeline"]] == ["SUBMITTED", "FAILED"]
+
+
+async def test_text_with_nul_is_refused_as_an_input_error_and_creates_nothing(api: Api) -> None:
+    jobs_before = await Job.all().count()
+    body = await api.http.execute(
+        CREATE_JOB, {"input": job_input(env=[{"name": "A", "value": "x\x00y"}])}
+    )
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "$input.env.0.value" in error["message"]
+    assert await Job.all().count() == jobs_before
