@@ -25,6 +25,7 @@ from app.server import create_app
 from app.services.platform import Platform
 from tests.support.api import Api, QueryCounter, new_account
 from tests.support.graphql import GraphQLHTTP
+from tests.support.storage_stack import moto_server, s3_api
 
 BACKEND = os.environ.get("WALKAI_TEST_DB", "sqlite")
 
@@ -159,3 +160,31 @@ def sql_queries() -> Iterator[QueryCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(previous)
+
+
+# Objects on moto's S3 server: tests of stored outputs and inputs run on both stores.
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 in server mode."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+async def s3_stack(
+    api: Api, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Api]:
+    """The API with its objects on S3."""
+    async with s3_api(api, moto_endpoint, tmp_path_factory.mktemp("s3-api")) as client:
+        yield client
+
+
+@pytest.fixture(params=["local", "s3"])
+def stack(request: pytest.FixtureRequest, api: Api) -> Api:
+    """The API on each store in turn."""
+    if request.param == "local":
+        return api
+    s3: Api = request.getfixturevalue("s3_stack")
+    return s3
