@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     sidecar_api_url: str | None = None
     # Time the upload sidecar has once the main container ends (the pod's grace period).
     upload_grace_seconds: int = 600
+    # ServiceAccount of run pods; deploy/ creates `walkai-run` (no RBAC, no token).
+    run_service_account: str | None = None
     watch_timeout_seconds: int = 300
 
     # GraphQL limits.

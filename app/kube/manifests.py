@@ -46,6 +46,9 @@ class ManifestSettings:
     api_url: str = "http://walkai-jobs-api"
     # The upload's time after the main container ends (the pod's termination grace).
     upload_grace_seconds: int = 600
+    # The ServiceAccount of run pods (one with no permissions and no token; deploy/ makes
+    # `walkai-run`); None leaves the namespace's default.
+    service_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,11 @@ def run_job(
                 "spec": {
                     "restartPolicy": "Never",
                     "priorityClassName": priority_class_name(spec.priority),
+                    **(
+                        {"serviceAccountName": settings.service_account}
+                        if settings.service_account
+                        else {}
+                    ),
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": settings.upload_grace_seconds,
                     "initContainers": _init_containers(ref, settings, with_inputs),

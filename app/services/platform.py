@@ -78,6 +78,7 @@ class Platform:
             sidecar_image=s.sidecar_image,
             api_url=s.sidecar_api_url or s.resolved_public_url,
             upload_grace_seconds=s.upload_grace_seconds,
+            service_account=s.run_service_account,
         )
 
     @property

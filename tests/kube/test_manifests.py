@@ -30,7 +30,10 @@ SPEC = JobSpec(
 )
 
 CASES = {
-    "ephemeral": (SPEC, ManifestSettings(namespace="walkai", storage_class="fast")),
+    "ephemeral": (
+        SPEC,
+        ManifestSettings(namespace="walkai", storage_class="fast", service_account="walkai-run"),
+    ),
     "emptydir_minimal": (
         JobSpec(name="python", image="python:3.11", gpu="1g.10gb", storage_gi=1),
         ManifestSettings(
