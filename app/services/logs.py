@@ -61,6 +61,10 @@ from app.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+# A run's lines are published at most this often: under load, fewer and larger messages.
+LINGER_SECONDS = 0.03
+# Lines handed to a run's writer and not stored yet, beyond which its followers wait.
+PENDING_LINES = 20_000
 BACKLOG_BATCH = 500
 SUBSCRIBER_BUFFER = 64
 # The latest published lines of each live run kept in memory: a subscriber that falls behind by
@@ -128,8 +132,15 @@ class _RunLog:
 
     def __init__(self, next_seq: int) -> None:
         self.next_seq = next_seq
-        self.lock = asyncio.Lock()
         self.followers = 0
+        # Lines handed over by the run's followers, not stored yet; the task that stores them.
+        self.pending: list[tuple[str, int, list[RawLine]]] = []
+        self.pending_lines = 0
+        self.writer: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.last_publish = 0.0
         # Published batches, contiguous in `seq`, oldest first; bounded in lines and characters.
         self.window: deque[LogBatch] = deque()
         self._window_lines = 0
@@ -156,7 +167,8 @@ class _RunLog:
         """Every published batch with lines after `after`, if the window reaches back to it
         (None: older lines are only in the database)."""
         if not self.window or self.window[0].lines[0].seq > after + 1:
-            return None
+            # Nothing published after the cursor (a subscriber at the head): nothing to read.
+            return [] if self.next_seq and after >= self.next_seq - 1 else None
         return [batch for batch in self.window if batch.last_seq > after]
 
 
@@ -342,6 +354,7 @@ class LogService:
             max_batch=MAX_BATCH,
         )
         await follower.run()
+        await self._drained(run_id)
         await LogStream.filter(id=stream.id).update(ended=True)
 
     async def _stream_row(self, run_id: str, uid: str, name: str, container: str) -> LogStream:
@@ -363,19 +376,80 @@ class LogService:
     async def _append(
         self, run_id: str, container: str, attempt: int, lines: list[RawLine]
     ) -> None:
-        """Store lines (at most MAX_BATCH) under the next sequence numbers, then publish them."""
+        """Hand lines to the run's writer (waiting only while it is far behind)."""
         run = self._run(run_id)
-        async with run.lock:
-            if run.next_seq == 0:
-                newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
-                run.next_seq = (newest.seq if newest is not None else 0) + 1
-            first = run.next_seq
-            stored = [
-                StoredLine(first + i, container, attempt, line.ts, line.text)
-                for i, line in enumerate(lines)
-            ]
-            await _insert_lines(run_id, stored)
-            run.next_seq = first + len(lines)
+        while run.pending_lines >= PENDING_LINES:
+            await asyncio.sleep(0.01)  # the database is slow or down: hold the stream
+        run.pending.append((container, attempt, lines))
+        run.pending_lines += len(lines)
+        run.idle.clear()
+        if run.writer is None or run.writer.done():
+            run.writer = asyncio.create_task(self._write(run_id, run), name=f"logs-{run_id}")
+            self._tasks.add(run.writer)
+            run.writer.add_done_callback(self._tasks.discard)
+        run.wake.set()
+
+    async def _drained(self, run_id: str) -> None:
+        """Until every line handed to the run's writer is stored and published."""
+        run = self._run(run_id)
+        while run.pending_lines or not run.idle.is_set():
+            await run.idle.wait()
+
+    async def _write(self, run_id: str, run: _RunLog) -> None:
+        """The run's writer: stores what the followers handed over, then publishes it.
+
+        It publishes at most once per `LINGER_SECONDS` (lines arriving meanwhile join the next
+        batch), so a fast printer makes a few large messages rather than many small ones, and a
+        quiet one gets each line out at once.
+        """
+        loop = asyncio.get_running_loop()
+        delay = 0.1
+        while True:
+            if not run.pending:
+                run.idle.set()
+                run.wake.clear()
+                await run.wake.wait()
+                continue
+            wait = run.last_publish + LINGER_SECONDS - loop.time()
+            if wait > 0 and run.pending_lines < MAX_BATCH:
+                await asyncio.sleep(wait)
+            groups = run.pending
+            run.pending, run.pending_lines = [], 0
+            try:
+                await self._store(run_id, run, groups)
+            except Exception:
+                # Nothing was published: the same lines get the same numbers on the next try.
+                log.exception("log %s: storing lines failed", run_id)
+                run.pending[:0] = groups
+                run.pending_lines += sum(len(lines) for _, _, lines in groups)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            run.last_publish = loop.time()
+
+    async def _store(
+        self, run_id: str, run: _RunLog, groups: list[tuple[str, int, list[RawLine]]]
+    ) -> None:
+        """Give lines the next sequence numbers, store them (one INSERT), then publish them in
+        batches of one container and at most MAX_BATCH lines."""
+        if run.next_seq == 0:
+            newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
+            run.next_seq = (newest.seq if newest is not None else 0) + 1
+        seq = run.next_seq
+        batches: list[list[StoredLine]] = []
+        for container, attempt, lines in groups:
+            last = batches[-1][-1] if batches else None
+            if last is None or (last.container, last.attempt) != (container, attempt):
+                batches.append([])
+            for line in lines:
+                if len(batches[-1]) >= MAX_BATCH:
+                    batches.append([])
+                batches[-1].append(StoredLine(seq, container, attempt, line.ts, line.text))
+                seq += 1
+        await _insert_lines(run_id, [line for batch in batches for line in batch])
+        run.next_seq = seq
+        for stored in batches:
             batch = LogBatch(run_id, stored)
             run.remember(batch)
             self.hub.publish(log_topic(run_id), batch)

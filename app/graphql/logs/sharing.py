@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from graphql import GraphQLObjectType, GraphQLResolveInfo, print_ast
+from graphql import FieldNode, GraphQLObjectType, GraphQLResolveInfo, print_ast
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 _KEYS_CACHE_LIMIT = 10_000
@@ -68,12 +68,32 @@ def _selection_key(field_details_list: Any) -> str | None:
         if entry is None or entry[0] is not node:
             if len(keys) >= _KEYS_CACHE_LIMIT:
                 keys.clear()
-            printed = print_ast(node.selection_set) if node.selection_set else ""
-            entry = keys[id(node)] = (node, None if "$" in printed else printed)
+            entry = keys[id(node)] = (node, _signature(node.selection_set))
         if entry[1] is None:
             return None
         parts.append(entry[1])
     return "|".join(parts)
+
+
+def _signature(selection_set: Any) -> str | None:
+    """The selection as text: plain fields spelled out (cheap: every subscriber's document is
+    parsed anew), anything else printed; None if it uses variables."""
+    if selection_set is None:
+        return ""
+    parts = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode) and not (selection.arguments or selection.directives):
+            inner = _signature(selection.selection_set)
+            if inner is None:
+                return None
+            alias = f"{selection.alias.value}:" if selection.alias else ""
+            parts.append(f"{alias}{selection.name.value}{inner}")
+        else:
+            printed = print_ast(selection)
+            if "$" in printed:
+                return None
+            parts.append(printed)
+    return "{" + " ".join(parts) + "}"
 
 
 def encode_json(data: object) -> str:
