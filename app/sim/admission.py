@@ -40,6 +40,12 @@ _TOP_FIELDS: dict[str, set[str]] = {
                "reportingComponent", "reportingInstance"},
     "priorityclasses": {"value", "globalDefault", "description", "preemptionPolicy"},
     "leases": {"spec"},
+    "serviceaccounts": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
+    "roles": {"rules"},
+    "clusterroles": {"rules", "aggregationRule"},
+    "rolebindings": {"subjects", "roleRef"},
+    "clusterrolebindings": {"subjects", "roleRef"},
+    "networkpolicies": {"spec"},
 }  # fmt: skip
 _META_FIELDS = {
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",

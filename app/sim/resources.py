@@ -58,10 +58,32 @@ RESOURCES: dict[str, Resource] = {
                  "v1", False, ("pc",)),
         Resource("leases", "lease", "Lease", "coordination.k8s.io", "v1", True,
                  create_on_update=True),
+        # Stored and served (so deploy/ applies), but no controller acts on them.
+        Resource("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True, ("sa",)),
+        Resource("services", "service", "Service", "", "v1", True, ("svc",), ("all",),
+                 subresources=("status",)),
+        Resource("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",),
+                 ("all",), subresources=("status", "scale"), has_generation=True),
+        Resource("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True),
+        Resource("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io",
+                 "v1", True),
+        Resource("clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io",
+                 "v1", False),
+        Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+                 "rbac.authorization.k8s.io", "v1", False),
+        Resource("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io",
+                 "v1", True, ("netpol",), has_generation=True),
     )
 }  # fmt: skip
 
-GROUPS: dict[str, str] = {"batch": "v1", "scheduling.k8s.io": "v1", "coordination.k8s.io": "v1"}
+GROUPS: dict[str, str] = {
+    "apps": "v1",
+    "batch": "v1",
+    "scheduling.k8s.io": "v1",
+    "coordination.k8s.io": "v1",
+    "rbac.authorization.k8s.io": "v1",
+    "networking.k8s.io": "v1",
+}
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:

@@ -16,19 +16,6 @@ from app.kube.manifests import ManifestSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
-# Kinds the simulated cluster does not serve yet (app/sim/resources.py); kubectl answers
-# "no matches for kind" for them. Each one it learns is applied by the test from then on.
-SIM_LACKS = {
-    ("v1", "ServiceAccount"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-}
-
 # Every Kubernetes call the platform makes (outside app/sim), as the RBAC rule it needs.
 # A call that is not listed fails the test: add it here and the verb to deploy/rbac.yaml.
 CALLS: dict[str, tuple[str, str, str] | None] = {
@@ -48,7 +35,6 @@ CALLS: dict[str, tuple[str, str, str] | None] = {
 # Requests made by URL rather than through a client method.
 RAW_PATHS = {"/pods/{name}/log": ("", "pods/log", "get")}
 WATCHED = {("batch", "jobs"), ("", "pods")}
-NO_MATCH = re.compile(r'no matches for kind "(?P<kind>\w+)" in version "(?P<version>[^"]+)"')
 _CALL = re.compile(r"\.((?:create|read|replace|patch|delete|list)_\w+)\b")
 
 
@@ -82,21 +68,15 @@ async def test_kubectl_builds_and_applies_deploy_to_the_simulated_cluster(kubeco
     kinds = {(d["apiVersion"], d["kind"]) for d in yaml.safe_load_all(rendered) if d}
     assert len(list(yaml.safe_load_all(rendered))) == len(documents())
 
-    # Validation needs the OpenAPI documents of every group, which the simulator lacks for
-    # the kinds it does not serve; those kinds are then refused by name below.
-    apply = ["apply", "-k", str(DEPLOY), "--validate=false"]
-    code, out, err = await kubectl_result(kubeconfig, *apply)
-    missing = {(m["version"], m["kind"]) for m in NO_MATCH.finditer(err)}
-    others = [
-        line
-        for line in err.splitlines()
-        if line and "no matches for kind" not in line and "ensure CRDs are installed" not in line
-    ]
-    assert others == [], f"kubectl refused more than unknown kinds: {others}"
-    assert missing <= SIM_LACKS, f"unexpected kinds refused: {missing - SIM_LACKS}"
-    applied = kinds - missing
-    assert ("v1", "Namespace") in applied
+    # Applied with kubectl's validation (the simulator serves every kind's OpenAPI document).
+    code, out, err = await kubectl_result(kubeconfig, "apply", "-k", str(DEPLOY))
+    assert code == 0, err
     assert "namespace/walkai-jobs" in out
+    applied = kinds
+    # Applying again changes nothing.
+    code, out, err = await kubectl_result(kubeconfig, "apply", "-k", str(DEPLOY))
+    assert code == 0, err
+    assert all(line.endswith("unchanged") for line in out.splitlines()), out
     # What was applied is there, as kubectl reads it back.
     for _, kind in sorted(applied):
         names = [d["metadata"]["name"] for d in documents() if d["kind"] == kind]

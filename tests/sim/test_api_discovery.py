@@ -22,9 +22,12 @@ async def test_discovery_lists_the_served_kinds(
     status, groups = await get_json(f"{api_cluster.url}/apis")
     assert status == 200
     assert {g["name"] for g in groups["groups"]} == {
+        "apps",
         "batch",
         "scheduling.k8s.io",
         "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
     }
     status, core = await get_json(f"{api_cluster.url}/api/v1")
     names = {r["name"] for r in core["resources"]}
@@ -44,7 +47,7 @@ async def test_aggregated_discovery_falls_back_to_the_legacy_documents(
 
 
 async def test_unknown_paths_and_methods_get_status_errors(api_cluster: SimCluster) -> None:
-    status, body = await get_json(f"{api_cluster.url}/apis/apps/v1/deployments")
+    status, body = await get_json(f"{api_cluster.url}/apis/apps/v1/replicasets")
     assert (status, body["kind"], body["reason"]) == (404, "Status", "NotFound")
     async with (
         aiohttp.ClientSession() as http,
