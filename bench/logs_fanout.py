@@ -134,7 +134,9 @@ def _printer(lines: int, flag: Path, rate: int) -> str:
 async def _run_one(
     api: Any, n: int, lines: int, work: Path, rate: int
 ) -> tuple[dict[str, float], int, list[int], list[float]]:
+    from app.services.logs import log_topic
     from tests.api.operations import CREATE_JOB, job_input
+    from tests.support.graphql import node_uuid
 
     flag = work / f"go-{n}-{rate}"
     script = _printer(lines, flag, rate)
@@ -148,6 +150,11 @@ async def _run_one(
     while not parent.poll():
         await asyncio.sleep(0.05)
     parent.recv()
+    # Every subscription is set up on the server (parsed, authorized, listening) before the
+    # pod prints: the figures are about delivery, not about accepting 1,000 subscriptions.
+    topic = log_topic(node_uuid(run_id))
+    while api.platform.logs.hub.subscriber_count(topic) < n:
+        await asyncio.sleep(0.05)
     flag.touch()
     streams = 0
     while not parent.poll():
@@ -185,6 +192,8 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
         while not parent.poll():
             await asyncio.sleep(0.05)
         parent.recv()
+        while len(clients) < n:
+            await asyncio.sleep(0.05)
         start = time.time()
         for i, batch in enumerate(batches):
             if offsets is not None:
