@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.db.models import Run
-from app.domain.status import TERMINAL
 from tests.api.operations import CREATE_JOB, JOBS, RUN_STATUS, job_input
 from tests.support.api import Api, QueryCounter
 
@@ -54,18 +52,13 @@ async def test_a_page_of_50_jobs_with_their_runs_costs_a_constant_number_of_quer
     api: Api, sql_queries: QueryCounter
 ) -> None:
     await create_jobs(api, "bulk", 50)
-    # Running jobs' sidecars call the API too; count once they are done, so only the page counts.
-    for _ in range(600):
-        unfinished = Run.filter(job__name__startswith="bulk-").exclude(status__in=list(TERMINAL))
-        if not await unfinished.exists():
-            break
-        await asyncio.sleep(0.1)
-    sql_queries.statements.clear()
-    page = (await api.gql(JOBS, {"first": 50}))["jobs"]
+    page = (await api.http.execute(JOBS, {"first": 50}, headers=sql_queries.headers))["data"][
+        "jobs"
+    ]
     assert len(page["edges"]) == 50
     assert all(e["node"]["runs"]["edges"] for e in page["edges"])
     # jobs + runs of those jobs + timelines of those runs: three, whatever the page size.
-    assert len(sql_queries.statements) <= 3, sql_queries.statements
+    assert 1 <= len(sql_queries.statements) <= 3, sql_queries.statements
 
 
 async def test_status_filter_uses_the_latest_run(api: Api) -> None:

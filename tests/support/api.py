@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import uuid
@@ -13,6 +12,7 @@ from typing import Any
 
 from app.auth.sessions import issue_access_token
 from app.db.auth_models import Role, Team, User
+from app.observability.logs import REQUEST_ID
 from app.services.platform import Platform
 from app.services.users import create_user
 from tests.support.graphql import GraphQLHTTP, Subscription, init_payload, subscribe
@@ -91,16 +91,25 @@ class Api:
 
 
 class QueryCounter(logging.Handler):
-    """Counts the SQL statements Tortoise runs, except those of the background informers."""
+    """Counts the SQL statements made while serving the requests that carry its request id.
+
+    Runs, sidecars and log followers keep the database busy in the background; only the
+    statements of the request under test (and of the data loaders it starts, which inherit its
+    context) are counted.
+    """
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
+        self.request_id = f"sql-count-{uuid.uuid4().hex}"
         self.statements: list[str] = []
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Send these with the request whose statements are counted."""
+        return {"X-Request-Id": self.request_id}
+
     def emit(self, record: logging.LogRecord) -> None:
-        task = asyncio.current_task()
-        # The platform's background work (watches, log followers) is not the request's.
-        if task is not None and task.get_name().startswith(("informer-", "log-", "logs-")):
+        if REQUEST_ID.get() != self.request_id:
             return
         # Authentication costs the same few statements per request whatever the operation
         # (tests/auth counts them); pages are measured without them.

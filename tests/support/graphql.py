@@ -27,10 +27,15 @@ class GraphQLHTTP:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.AsyncClient(timeout=30, headers=headers)
 
-    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The whole response: `data` and maybe `errors`."""
         response = await self.client.post(
-            self.url, json={"query": query, "variables": variables or {}}
+            self.url, json={"query": query, "variables": variables or {}}, headers=headers
         )
         body: dict[str, Any] = response.json()
         return body
