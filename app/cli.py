@@ -27,6 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # No permessage-deflate: it compresses every message once per subscriber, and a run's
+        # log goes to many at once (CPU grows with subscribers; log text is cheap to send).
+        ws_per_message_deflate=False,
         # Websockets are closed with 1012 at once; this bounds the wait for HTTP requests.
         timeout_graceful_shutdown=20,
     )

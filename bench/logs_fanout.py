@@ -1,13 +1,23 @@
 """Live log fan-out: one pod printing as fast as it can, N = 1, 100, 1000 runLogs subscribers.
 
 Prints, per N: lines/s delivered (line deliveries summed over subscribers / wall time from the
-first line printed to the last line received), p50/p99 delivery latency (receive time minus the
-line's kubelet timestamp, on sampled clients), the number of upstream log streams the simulated
-cluster counted, and the same figures for a bare `websockets` broadcast of the same lines (500
-a message, serialized once) in the same run, with the ratio. Server (API + simulated cluster)
-and clients run in two processes, as in DESIGN.md's baseline.
+first line printed to the last line received), lines per message, p50/p99 delivery latency
+(receive time minus the line's kubelet timestamp, on sampled clients), the number of upstream
+log streams the simulated cluster counted, and the same figures for a bare `websockets`
+broadcast in the same run, with the ratio. Then the paced scenario: a pod printing `--rate`
+lines a second for `--seconds` to `--paced` subscribers.
+
+Fairness: the bare server sends the same lines in the same messages (as many lines per message
+as a sampled API client received, in the same order; paced: at the same moments), each message
+serialized once, to the same number of clients, measured by the same client code. The pod
+starts printing only once every subscription is set up on the server. Server (API + simulated
+cluster) and clients run in two processes, as in DESIGN.md's baseline. Compression: the clients
+offer permessage-deflate as browsers do; neither server accepts it (`compression=None` for the
+bare one, `ws_per_message_deflate=False` for uvicorn, also the production setting in
+`app/cli.py`): compressing per subscriber would measure zlib, and cost CPU per subscriber.
 
     .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100]
+        [--paced 1000] [--rate 1000] [--seconds 5]
 """
 
 from __future__ import annotations

@@ -9,24 +9,41 @@ Decisions (the why):
   (`runs/<run-id>/logs/<container>.log`, `<timestamp> <text>` per line, as `kubectl logs
   --timestamps` prints) and its keys recorded in `LogArchive`: that is the download.
 - **Cursors.** A per-run sequence number (`seq`, from 1, across containers and attempts),
-  opaque to clients. It is allocated under a per-run lock together with the insert and the
-  publish, so every subscriber sees a run's lines in one order, the order of `seq`; a filtered
-  subscriber simply sees gaps. Restarted, the service continues after the highest stored `seq`.
+  opaque to clients. One writer task per run allocates it, stores and publishes, so every
+  subscriber sees a run's lines in one order, the order of `seq`; a filtered subscriber simply
+  sees gaps. Restarted, the service continues after the highest stored `seq`.
 - **Followers.** Started from the pod watch for every container (init containers and sidecars
   included) that runs or ran, one per (pod, container) whatever the number of subscribers, zero
   included: logs are kept when nobody watches. A preempted run's next pod is the next
   `attempt`; earlier attempts' lines stay. A stream read whole is recorded (`LogStream.ended`),
   so a restart resumes only unfinished ones, with `sinceTime` and de-duplication.
-- **Batching and fan-out.** A follower stores and publishes what one read returned, up to
-  `MAX_BATCH` lines per INSERT and per message, so under load batches grow by themselves while
-  the previous one is written. One `LogBatch` object goes to every subscriber of the run's
-  topic; its GraphQL result is resolved once and shared (`app/graphql/logs/sharing.py`).
+- **Batching and fan-out.** Followers hand what each read returned to the run's writer and
+  read on; the writer stores everything pending with one `executemany` (no model object per
+  row), then publishes it in batches of one container and at most `MAX_BATCH` lines, at most
+  once per `LINGER_SECONDS`. A quiet log goes out line by line at once; a fast one as a few
+  large messages, which is what fan-out to many websockets needs (DESIGN.md: per-message cost
+  dominates). One `LogBatch` object goes to every subscriber of the run's topic; its GraphQL
+  result is resolved and serialized once and shared (`app/graphql/logs/sharing.py`).
+- **Stored, then published.** Publishing a batch as soon as it has its numbers, with the
+  INSERT behind it, would save the INSERT's few milliseconds of latency, but a crash between
+  the two would have shown clients lines that were never stored: the restarted follower reads
+  them again from Kubernetes and numbers them afresh, and with two containers interleaving the
+  numbers can differ, so a client resuming from its cursor would see duplicates or gaps. So a
+  batch is published only once stored: whatever a client saw survives any restart, and what
+  was pending when the process died was seen by nobody and is simply read again.
 - **Bounded queues.** Each subscriber buffers at most `SUBSCRIBER_BUFFER` batches. One that
-  falls behind is dropped from the live feed (`Lagged`), catches up from the database after its
-  own cursor, and its next batch says `lagged`: it never slows the follower or anyone else.
+  falls behind is dropped from the live feed (`Lagged`), catches up after its own cursor, and
+  its next batch says `lagged`: it never slows the follower or anyone else. It catches up from
+  the run's **window** (the latest `WINDOW_LINES` lines' batches, bounded in characters too) if
+  the window reaches back to its cursor, else from the database: with many subscribers on a
+  busy log, falling behind by a few batches costs a few list operations, not a query each.
+  Batches from the window are the published objects, so they stay shared (a lagged subscriber
+  gets the batch's `lagged` twin, shared as well). The window is dropped once the run is
+  archived.
 - **Subscriptions without races.** Subscribe to the topic, then read the backlog after the
-  client's cursor, then emit live batches newer than what was sent; batches are stored before
-  they are published, so a line is always in the backlog or in the feed.
+  client's cursor (window or database), then emit live batches newer than what was sent;
+  batches are stored before they are published and published in `seq` order, so a line is
+  always in the database or the window, or in the feed.
 - **Archive.** When the run is terminal and every one of its streams ended: the archive is
   written, `LogArchive` recorded, and subscribers told the log is complete. The platform never
   deletes Kubernetes Jobs today; a future cleanup must wait for `LogArchive` to exist (and for
@@ -223,6 +240,7 @@ class LogService:
         self._ended: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -240,12 +258,18 @@ class LogService:
 
     async def stop(self) -> None:
         """Stop every follower (a restart resumes them from what is stored)."""
+        self._stopping = True
         tasks = [*self.followers.values(), *self._tasks]
         if self._watch is not None:
             tasks.append(self._watch)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Until nothing is left: a follower ending meanwhile may have spawned an archive task
+        # (none may touch the database once it is closed).
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            tasks = [*self.followers.values(), *self._tasks]
+        self._stopping = False
         self.followers.clear()
         self._tasks.clear()
         # Sequence numbers are read from the database again: an insert may have been cut short.
@@ -306,6 +330,9 @@ class LogService:
             self._spawn(self._maybe_archive(run_id))
 
     def _spawn(self, coro: Any) -> None:
+        if self._stopping:
+            coro.close()
+            return
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
