@@ -6,10 +6,14 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import strawberry
 from strawberry import relay
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from app.graphql.errors import PublicError
 
@@ -69,4 +73,32 @@ def build_connection(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
+    )
+
+
+async def newest_first(
+    connection: type[relay.Connection[N]],
+    query: QuerySet[Any],
+    first: int | None,
+    after: str | None,
+    node_of: Callable[[Any], N],
+) -> relay.Connection[N]:
+    """A page of rows newest first, keyed by (created_at, id): stable while rows are added."""
+    size = page_size(first)
+    if after is not None:
+        at, id_ = decode_cursor(after, 2)
+        when = datetime.fromisoformat(str(at))
+        try:
+            key = UUID(str(id_))
+        except ValueError as exc:
+            raise PublicError("The cursor is not valid.") from exc
+        query = query.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=key))
+    rows = await query.order_by("-created_at", "-id").limit(size + 1)
+    return build_connection(
+        connection,
+        rows,
+        size,
+        has_previous=after is not None,
+        cursor_of=lambda row: encode_cursor(row.created_at.isoformat(), str(row.id)),
+        node_of=node_of,
     )

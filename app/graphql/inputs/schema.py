@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import strawberry
 from strawberry import relay
-from tortoise.expressions import Q
 
 from app.auth.policy import can_see_input, can_see_run, visible
 from app.db.models import Run
@@ -29,10 +27,7 @@ from app.graphql.inputs.types import (
 from app.graphql.pagination import (
     After,
     First,
-    build_connection,
-    decode_cursor,
-    encode_cursor,
-    page_size,
+    newest_first,
 )
 from app.graphql.runs.types import parse_uuid
 from app.services.inputs import (
@@ -74,20 +69,9 @@ class InputQueries:
 
     @strawberry.field(description="Inputs the viewer can use, newest first.")
     async def inputs(self, info: Info, first: First = None, after: After = None) -> InputConnection:
-        size = page_size(first)
         query = visible(info.context.viewer, Input.all())
-        if after is not None:
-            at, id_ = decode_cursor(after, 2)
-            when = datetime.fromisoformat(str(at))
-            query = query.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=UUID(str(id_))))
-        rows = await query.order_by("-created_at", "-id").limit(size + 1)
-        return build_connection(  # type: ignore[return-value]
-            InputConnection,
-            rows,
-            size,
-            has_previous=after is not None,
-            cursor_of=lambda i: encode_cursor(i.created_at.isoformat(), str(i.id)),
-            node_of=InputType.from_model,
+        return await newest_first(  # type: ignore[return-value]
+            InputConnection, query, first, after, InputType.from_model
         )
 
     @strawberry.field(description="An input by id.")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import strawberry
 from strawberry import relay
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 
 from app.auth.policy import visible_jobs
 from app.db.models import Job
@@ -22,21 +20,12 @@ from app.graphql.jobs.types import JobConnection, JobType
 from app.graphql.pagination import (
     After,
     First,
-    build_connection,
-    decode_cursor,
-    encode_cursor,
-    page_size,
+    newest_first,
 )
 from app.graphql.runs.types import RunType, parse_uuid
 from app.services.inputs import inputs_for_job
 from app.services.jobs import rerun_job, submit_job
 from app.services.secrets import secrets_for_job, team_for
-
-
-def _after(cursor: str) -> Q:
-    at, id_ = decode_cursor(cursor, 2)
-    when = datetime.fromisoformat(str(at))
-    return Q(created_at__lt=when) | Q(created_at=when, id__lt=UUID(str(id_)))
 
 
 @strawberry.type
@@ -67,20 +56,11 @@ class JobQueries:
             strawberry.argument(description="Only Jobs whose latest run has this status."),
         ] = None,
     ) -> JobConnection:
-        size = page_size(first)
         query = visible_jobs(info.context.viewer, Job.all())
         if status is not None:
             query = query.filter(runs__status=status, runs__number=F("run_count"))
-        if after is not None:
-            query = query.filter(_after(after))
-        rows = await query.order_by("-created_at", "-id").limit(size + 1)
-        return build_connection(  # type: ignore[return-value]
-            JobConnection,
-            rows,
-            size,
-            has_previous=after is not None,
-            cursor_of=lambda j: encode_cursor(j.created_at.isoformat(), str(j.id)),
-            node_of=JobType.from_model,
+        return await newest_first(  # type: ignore[return-value]
+            JobConnection, query, first, after, JobType.from_model
         )
 
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 import strawberry
 from strawberry import relay
-from tortoise.expressions import Q
 
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
 from app.graphql.pagination import (
     After,
     First,
-    build_connection,
-    decode_cursor,
-    encode_cursor,
-    page_size,
+    newest_first,
 )
 from app.graphql.runs.types import parse_uuid
 from app.graphql.secrets.types import (
@@ -56,20 +51,9 @@ class SecretQueries:
     async def secrets(
         self, info: Info, first: First = None, after: After = None
     ) -> SecretConnection:
-        size = page_size(first)
         query = secrets.visible_secrets(info.context.viewer)
-        if after is not None:
-            at, id_ = decode_cursor(after, 2)
-            when = datetime.fromisoformat(str(at))
-            query = query.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=str(id_)))
-        rows = await query.order_by("-created_at", "-id").limit(size + 1)
-        return build_connection(  # type: ignore[return-value]
-            SecretConnection,
-            rows,
-            size,
-            has_previous=after is not None,
-            cursor_of=lambda s: encode_cursor(s.created_at.isoformat(), str(s.id)),
-            node_of=SecretType.from_model,
+        return await newest_first(  # type: ignore[return-value]
+            SecretConnection, query, first, after, SecretType.from_model
         )
 
     @strawberry.field(description="A secret by id.")
