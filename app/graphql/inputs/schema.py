@@ -24,12 +24,12 @@ from app.graphql.inputs.types import (
     InputType,
     UploadUrlType,
 )
+from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
     After,
     First,
     newest_first,
 )
-from app.graphql.runs.types import parse_uuid
 from app.services.inputs import (
     InputResult,
     create_input,

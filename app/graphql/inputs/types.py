@@ -15,7 +15,7 @@ from app.graphql.artifacts.types import Bytes
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.errors import UserErrorType
-from app.graphql.runs.types import parse_uuid
+from app.graphql.nodes import load_visible
 
 InputStatusEnum = describe_values(
     strawberry.enum(
@@ -77,14 +77,9 @@ class InputType(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[InputType | None]:
-        ids = [parse_uuid(i) for i in node_ids]
         viewer = info.context.viewer
-        found = {
-            i.id: i
-            for i in await Input.filter(id__in=[i for i in ids if i])
-            if can_see_input(viewer, i)
-        }
-        return [cls.from_model(found[i]) if i in found else None for i in ids]
+        inputs = await load_visible(Input, node_ids, lambda i: can_see_input(viewer, i))
+        return [cls.from_model(i) if i else None for i in inputs]
 
 
 @strawberry.type(name="InputConnection", description="A page of inputs.")

@@ -17,12 +17,13 @@ from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
 from app.graphql.jobs.inputs import CreateJobInput, CreateJobPayload
 from app.graphql.jobs.types import JobConnection, JobType
+from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
     After,
     First,
     newest_first,
 )
-from app.graphql.runs.types import RunType, parse_uuid
+from app.graphql.runs.types import RunType
 from app.services.inputs import inputs_for_job
 from app.services.jobs import rerun_job, submit_job
 from app.services.secrets import secrets_for_job, team_for

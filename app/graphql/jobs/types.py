@@ -14,6 +14,7 @@ from app.db.models import Job
 from app.domain.priority import Priority
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
+from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
     After,
     First,
@@ -22,7 +23,7 @@ from app.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from app.graphql.runs.types import RunConnection, RunType, parse_uuid
+from app.graphql.runs.types import RunConnection, RunType
 
 PriorityEnum = describe_values(
     strawberry.enum(

@@ -30,7 +30,7 @@ from app.graphql.logs.types import (
     log_cursor,
     parse_log_cursor,
 )
-from app.graphql.runs.types import parse_uuid
+from app.graphql.nodes import parse_uuid
 
 
 def _size(value: int, name: str) -> int:

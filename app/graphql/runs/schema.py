@@ -18,7 +18,8 @@ from app.db.models import Run
 from app.events.hub import Lagged
 from app.graphql.context import Info
 from app.graphql.errors import PublicError
-from app.graphql.runs.types import RunType, parse_uuid
+from app.graphql.nodes import parse_uuid
+from app.graphql.runs.types import RunType
 from app.services.runs import ALL_RUNS_TOPIC, run_topic
 
 

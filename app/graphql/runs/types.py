@@ -23,6 +23,7 @@ from app.graphql.logs.types import (
     LogLast,
     LogLineConnection,
 )
+from app.graphql.nodes import load_visible
 from app.graphql.pagination import After, First
 
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ RunStatusEnum = describe_values(
         RunStatus.CANCELLED: "Stopped on request before it ended.",
     },
 )
-
-
-def parse_uuid(value: str) -> UUID | None:
-    """A UUID from a node id's inner part; None for anything else (treated as not found)."""
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
 
 
 @strawberry.type(name="RunEvent", description="One step of a run's status timeline.")
@@ -207,14 +200,9 @@ class RunType(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[RunType | None]:
-        ids = [parse_uuid(i) for i in node_ids]
         viewer = info.context.viewer
-        found = {
-            r.id: r
-            for r in await Run.filter(id__in=[i for i in ids if i])
-            if can_see_run(viewer, r)
-        }
-        return [cls.from_model(found[i]) if i in found else None for i in ids]
+        runs = await load_visible(Run, node_ids, lambda r: can_see_run(viewer, r))
+        return [cls.from_model(r) if r else None for r in runs]
 
 
 @strawberry.type(name="RunConnection", description="A page of runs.")

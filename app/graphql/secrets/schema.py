@@ -10,12 +10,12 @@ from strawberry import relay
 
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
+from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
     After,
     First,
     newest_first,
 )
-from app.graphql.runs.types import parse_uuid
 from app.graphql.secrets.types import (
     DeleteSecretPayload,
     SecretConnection,

@@ -12,7 +12,7 @@ from app.db.auth_models import Secret
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.errors import UserErrorType
-from app.graphql.runs.types import parse_uuid
+from app.graphql.nodes import parse_uuid
 from app.services.secrets import UpdateMode, find_secret
 
 UpdateModeEnum = describe_values(

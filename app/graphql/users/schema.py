@@ -17,7 +17,7 @@ from app.db.auth_models import AccessToken, Role, Team, User
 from app.domain.errors import ErrorCode, UserError
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.runs.types import parse_uuid
+from app.graphql.nodes import parse_uuid
 from app.graphql.users.types import AccessTokenType, TeamType, UserType
 from app.services import users
 

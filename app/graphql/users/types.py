@@ -12,7 +12,7 @@ from app.auth.policy import can_see_user
 from app.db.auth_models import AccessToken, Role, Team, User
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
-from app.graphql.runs.types import parse_uuid
+from app.graphql.nodes import parse_uuid
 
 RoleEnum = describe_values(
     strawberry.enum(Role, name="Role", description="What a user may see and do."),

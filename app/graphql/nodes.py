@@ -1,0 +1,31 @@
+"""Looking up Relay nodes by id: what every type's `resolve_nodes` shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from tortoise.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+def parse_uuid(value: str) -> UUID | None:
+    """A UUID from a node id's inner part; None for anything else (treated as not found)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+async def load_visible(
+    model: type[M], node_ids: Iterable[str], allowed: Callable[[M], Any]
+) -> list[M | None]:
+    """The rows with these ids, in order, None where missing or not `allowed` (the same answer:
+    an object the viewer may not see looks exactly like a missing one)."""
+    ids = [parse_uuid(i) for i in node_ids]
+    found = {
+        row.pk: row for row in await model.filter(id__in=[i for i in ids if i]) if allowed(row)
+    }
+    return [found.get(i) if i else None for i in ids]
