@@ -22,7 +22,7 @@ from app.config import Settings
 from app.graphiql import offline_page
 from app.graphiql import routes as graphiql_routes
 from app.graphql.context import Context
-from app.graphql.logs.sharing import encode_json
+from app.graphql.execution import encode_json
 from app.graphql.schema import build_schema
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import (

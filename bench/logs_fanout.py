@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing as mp
+import os
+import re
 import statistics
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers
 
 SAMPLED = 10  # clients that parse every message for latency; the others count lines only
+_TIMESTAMP = re.compile(r'"timestamp":"[^"]*"')
 QUERY = "subscription($r: ID!) { runLogs(runId: $r) { lines { cursor timestamp text } } }"
 
 
@@ -44,53 +48,135 @@ def _stamp(ts: str) -> float:
     return datetime.fromisoformat(ts[:26] + "+00:00").timestamp()
 
 
-async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, out: list[Any]):
-    import websockets
+class _Reader(asyncio.Protocol):
+    """One measuring client: a websocket read frame by frame straight off the socket.
 
-    lines, latencies, last, first = 0, [], 0.0, float("inf")
-    sizes: list[int] = []  # lines per message, and when each arrived (sampled clients)
-    times: list[float] = []
-    if mode == "graphql":
-        ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"], max_size=None)  # type: ignore[list-item]
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        await ws.recv()
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": QUERY, "variables": {"r": run_id}},
-                }
-            )
-        )
-    else:
-        ws = await websockets.connect(url, max_size=None)
-    out.append("ready")
-    async for raw in ws:
-        now = time.time()
-        if sample:
-            msg = json.loads(raw)
-            if msg.get("type") == "complete" or msg.get("end"):
-                break
-            batch = (
-                msg["payload"]["data"]["runLogs"]["lines"] if mode == "graphql" else msg["lines"]
-            )
-            lines += len(batch)
-            sizes.append(len(batch))
-            times.append(now)
-            first = min(first, _stamp(batch[0]["timestamp"])) if batch else first
-            latencies.extend(
-                now - _stamp(line["timestamp"]) for line in batch[:: max(1, len(batch) // 20)]
-            )
+    The clients of every scenario run in one process on one core, so their cost per message
+    must stay far below the servers' (a full client library's per-message task wake-up would
+    make both figures measure the client). Sampled clients parse each message for latency; the
+    others only count the lines in it. Pings are answered, as any client must.
+    """
+
+    def __init__(self, mode: str, sample: bool, done: asyncio.Future[Any]) -> None:
+        self.mode, self.sample, self.done = mode, sample, done
+        self.buf = bytearray()
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.messages: asyncio.Queue[bytes] = asyncio.Queue()  # before subscribing only
+        self.subscribed = False
+        self.lines, self.last, self.first = 0, 0.0, float("inf")
+        self.latencies: list[float] = []
+        self.raws: list[str] = []  # each message as sent, and when it arrived (sampled clients)
+        self.times: list[float] = []
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        """A masked client frame (RFC 6455 §5.3)."""
+        mask = os.urandom(4)
+        size = len(payload)
+        head = bytes([0x80 | opcode])
+        if size < 126:
+            head += bytes([0x80 | size])
+        elif size < 65536:
+            head += bytes([0x80 | 126]) + size.to_bytes(2, "big")
         else:
-            if '"complete"' in raw[:60] or '"end"' in raw[:20]:
+            head += bytes([0x80 | 127]) + size.to_bytes(8, "big")
+        key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+        body = (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+        self.transport.write(head + mask + body)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded.done():
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buf.startswith(b"HTTP/1.1 101"):
+                self.upgraded.set_exception(RuntimeError(bytes(self.buf[:200]).decode()))
+                return
+            del self.buf[: end + 4]
+            self.upgraded.set_result(None)
+        buf, at, now = self.buf, 0, 0.0
+        while len(buf) - at >= 2:
+            opcode, size, start = buf[at] & 0x0F, buf[at + 1] & 0x7F, at + 2
+            if size == 126:
+                size, start = int.from_bytes(buf[at + 2 : at + 4], "big"), at + 4
+            elif size == 127:
+                size, start = int.from_bytes(buf[at + 2 : at + 10], "big"), at + 10
+            if len(buf) < start + size:
                 break
-            lines += raw.count('"cursor"')
-        last = now
-    await ws.close()
-    out.append((lines, latencies, last, sizes, times, first))
+            at = start + size
+            if opcode == 0x9:
+                self.send(0xA, bytes(buf[start:at]))
+            elif opcode == 0x8:
+                self.finish()
+            elif opcode in (0x1, 0x2):
+                now = now or time.time()
+                self.message(buf, start, at, now)
+        del buf[:at]
+
+    def message(self, buf: bytearray, start: int, end: int, now: float) -> None:
+        if not self.subscribed:
+            self.messages.put_nowait(bytes(buf[start:end]))
+            return
+        head = bytes(buf[start : start + 60])
+        if b'"complete"' in head or b'"end"' in head or b'"error"' in head:
+            self.finish()
+            return
+        self.last = now
+        if not self.sample:
+            self.lines += buf.count(b'"cursor"', start, end)
+            return
+        raw = buf[start:end].decode()
+        batch = json.loads(raw)["payload"]["data"]["runLogs"]["lines"]
+        self.lines += len(batch)
+        self.raws.append(raw)
+        self.times.append(now)
+        if batch:
+            self.first = min(self.first, _stamp(batch[0]["timestamp"]))
+        self.latencies.extend(
+            now - _stamp(line["timestamp"]) for line in batch[:: max(1, len(batch) // 20)]
+        )
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(
+                (self.lines, self.latencies, self.last, self.raws, self.times, self.first)
+            )
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.finish()
+
+
+async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, out: list[Any]):
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    host, _, rest = url.removeprefix("ws://").partition("/")
+    name, _, port = host.partition(":")
+    _, reader = await loop.create_connection(lambda: _Reader(mode, sample, done), name, int(port))
+    protocol = "Sec-WebSocket-Protocol: graphql-transport-ws\r\n" if mode == "graphql" else ""
+    key = base64.b64encode(os.urandom(16)).decode()
+    reader.transport.write(
+        (
+            f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{protocol}\r\n"
+        ).encode()
+    )
+    await reader.upgraded
+    if mode == "graphql":
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        reader.send(0x1, json.dumps(init).encode())
+        await reader.messages.get()  # connection_ack
+        query = {"query": QUERY, "variables": {"r": run_id}}
+        reader.subscribed = True
+        reader.send(0x1, json.dumps({"id": "1", "type": "subscribe", "payload": query}).encode())
+    else:
+        reader.subscribed = True
+    out.append("ready")
+    out.append(await done)
 
 
 def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn: Any) -> None:
@@ -143,7 +229,8 @@ def _printer(lines: int, flag: Path, rate: int) -> str:
 
 async def _run_one(
     api: Any, n: int, lines: int, work: Path, rate: int
-) -> tuple[dict[str, float], int, list[int], list[float]]:
+) -> tuple[dict[str, float], str, list[str], list[float]]:
+    from app.kube.labels import RUN_ID
     from app.services.logs import log_topic
     from tests.api.operations import CREATE_JOB, job_input
     from tests.support.graphql import node_uuid
@@ -166,18 +253,28 @@ async def _run_one(
     while api.platform.logs.hub.subscriber_count(topic) < n:
         await asyncio.sleep(0.05)
     flag.touch()
-    streams = 0
+    # Upstream log streams open on this run's pod, against its containers (main, sidecar).
+    streams, containers = 0, 0
     while not parent.poll():
-        streams = max(streams, sum(api.cluster.stats.open_log_streams_by_pod.values()))
+        pods = [
+            pod
+            for pod in api.platform.tracker.pods.cache.values()
+            if pod["metadata"]["labels"].get(RUN_ID) == str(node_uuid(run_id))
+        ]
+        for pod in pods:
+            key = f"{api.namespace}/{pod['metadata']['name']}"
+            streams = max(streams, api.cluster.stats.open_log_streams_by_pod.get(key, 0))
+            spec = pod["spec"]
+            sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy")]
+            containers = len(spec["containers"]) + len(sidecars)
         await asyncio.sleep(0.05)
     results = parent.recv()
     proc.join()
-    # How the API batched the lines (as a sampled client received them): the bare broadcast
-    # sends the same lines in the same messages.
-    sizes, times = next(
-        ((r[3], r[4]) for r in results if r[3] and sum(r[3]) == lines), (results[0][3], [])
+    # The messages as a sampled client received them, whole: the bare broadcast sends them.
+    raws, times = next(
+        ((r[3], r[4]) for r in results if r[3] and r[0] == lines), (results[0][3], [])
     )
-    return _summary(results), streams, sizes, times
+    return _summary(results), f"{streams}/{containers}", raws, times
 
 
 async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
@@ -193,7 +290,7 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
 
     # No permessage-deflate on either server (see the module docstring).
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"  # type: ignore[attr-defined]
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(
             target=_clients_process, args=(url, "bare", "", "", n, child)
@@ -208,9 +305,8 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
         for i, batch in enumerate(batches):
             if offsets is not None:
                 await asyncio.sleep(max(0.0, start + offsets[i] - time.time()))
-            stamp = datetime.now(UTC).isoformat()
-            # Same lines, stamped at send time (latency of the broadcast alone).
-            websockets.broadcast(clients, batch.replace("@TS@", stamp[:26]))
+            stamp = datetime.now(UTC).isoformat()[:26] + "000Z"
+            websockets.broadcast(clients, batch.replace("@TS@", stamp))
             await asyncio.sleep(0)
         websockets.broadcast(clients, '{"end": true}')
         while not parent.poll():
@@ -220,31 +316,17 @@ async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> 
     return _summary(results)
 
 
-async def _compare(api: Any, platform: Any, n: int, lines: int, work: Path, rate: int) -> None:
-    from tests.support.graphql import node_uuid
+async def _compare(api: Any, n: int, lines: int, work: Path, rate: int) -> None:
 
-    ours, streams, sizes, times = await _run_one(api, n, lines, work, rate)
-    stored = await platform.logs.lines(
-        node_uuid(await _last_run(api)), limit=lines, container="main"
-    )
-    batches, at = [], 0
-    for size in sizes or [len(stored)]:
-        chunk = stored[at : at + size]
-        at += size
-        batches.append(
-            json.dumps(
-                {
-                    "lines": [
-                        {"cursor": str(s.seq), "timestamp": "@TS@", "text": s.text} for s in chunk
-                    ]
-                }
-            )
-        )
+    ours, streams, raws, times = await _run_one(api, n, lines, work, rate)
+    # The very texts the API sent, each line's timestamp left for the bare server to fill in
+    # at send time (same length: the latency of the broadcast alone).
+    batches = [_TIMESTAMP.sub('"timestamp":"@TS@"', raw) for raw in raws]
     offsets = [t - times[0] for t in times] if rate and times else None
     bare = await _baseline(n, batches, offsets)
     label = f"{n}" + (f" @{rate}/s" if rate else "")
     print(
-        f"{label:<11} {lines:>6} {lines / max(len(sizes), 1):>6.0f} {ours['lines_per_s']:>12,.0f}"
+        f"{label:<11} {lines:>6} {lines / max(len(raws), 1):>6.0f} {ours['lines_per_s']:>12,.0f}"
         f" {ours['p50_ms']:>7.1f} {ours['p99_ms']:>7.1f} {streams:>7} | "
         f"{bare['lines_per_s']:>12,.0f} {bare['p50_ms']:>7.1f} {bare['p99_ms']:>7.1f} | "
         f"{ours['lines_per_s'] / bare['lines_per_s']:.2f}x",
@@ -320,20 +402,14 @@ async def main() -> None:
     try:
         for n in args.subscribers:
             lines = args.lines_1000 if n >= 1000 else args.lines
-            await _compare(api, platform, n, lines, work, 0)
+            await _compare(api, n, lines, work, 0)
         if args.paced:
-            await _compare(api, platform, args.paced, args.rate * args.seconds, work, args.rate)
+            await _compare(api, args.paced, args.rate * args.seconds, work, args.rate)
     finally:
         await api.close()
         server.should_exit = True
         await task
         await cluster.stop()
-
-
-async def _last_run(api: Any) -> str:
-    data = await api.gql("{ jobs(first: 1) { edges { node { latestRun { id } } } } }")
-    run_id: str = data["jobs"]["edges"][0]["node"]["latestRun"]["id"]
-    return run_id
 
 
 if __name__ == "__main__":

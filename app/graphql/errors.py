@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 
 from app.domain.errors import ErrorCode, UserError
 from app.graphql.enums import describe_values
@@ -55,3 +56,20 @@ def should_mask(error: GraphQLError) -> bool:
     """Mask every error but GraphQL's own (syntax, validation, variables) and PublicError."""
     original = error.original_error
     return original is not None and not isinstance(original, PublicError | GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's MaskErrors with `should_mask`, checking each result for errors cheaply.
+
+    The stock check is an `isinstance` against a runtime-checkable Protocol: about 18 µs, paid
+    for every event of every subscription (with 1,000 clients on a log, more than executing
+    the event itself).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask)
+
+    def _process_result(self, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]

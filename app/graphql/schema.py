@@ -6,15 +6,15 @@ from typing import Any
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
 from app.graphql.cluster.schema import ClusterQueries
-from app.graphql.errors import should_mask
+from app.graphql.errors import MaskUnexpectedErrors
+from app.graphql.execution import ExecutionContext
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
-from app.graphql.logs.sharing import SharedResultExecutionContext
 from app.graphql.runs.schema import RunQueries, RunSubscriptions
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.text_guard import RejectNulText
@@ -45,13 +45,13 @@ def _node_queries() -> type:
 
 def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
     """The API's schema; limits come from configuration."""
-    # Configured instances are accepted, as Strawberry documents; its annotation says classes.
+    # Classes or factories: Strawberry makes each extension anew for every operation.
     extensions: list[Any] = [
         RequireViewer,
         RejectNulText,
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxTokensLimiter(max_token_count=max_tokens),
-        MaskErrors(should_mask_error=should_mask),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        MaskUnexpectedErrors,
         OperationMetrics,
     ]
     return strawberry.Schema(
@@ -74,8 +74,8 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,
-        # A log batch sent to many subscribers is resolved and serialized once.
-        execution_context_class=SharedResultExecutionContext,
+        # Shared results are completed once; plain objects directly (`app.graphql.execution`).
+        execution_context_class=ExecutionContext,
     )
 
 

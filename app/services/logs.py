@@ -23,7 +23,7 @@ Decisions (the why):
   once per `LINGER_SECONDS`. A quiet log goes out line by line at once; a fast one as a few
   large messages, which is what fan-out to many websockets needs (DESIGN.md: per-message cost
   dominates). One `LogBatch` object goes to every subscriber of the run's topic; its GraphQL
-  result is resolved and serialized once and shared (`app/graphql/logs/sharing.py`).
+  result is resolved and serialized once and shared (`app/graphql/execution.py`).
 - **Stored, then published.** Publishing a batch as soon as it has its numbers, with the
   INSERT behind it, would save the INSERT's few milliseconds of latency, but a crash between
   the two would have shown clients lines that were never stored: the restarted follower reads

@@ -100,7 +100,7 @@ class LogBatchType:
         description="The cursor of the last line: reconnect with it as `after` to resume."
     )
     # The batch's `shared` dict: the completed, serialized result is kept there, once for every
-    # subscriber (`app.graphql.logs.sharing`); not part of the schema.
+    # subscriber (`app.graphql.execution`); not part of the schema.
     shared: strawberry.Private[dict[Any, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
