@@ -17,22 +17,19 @@ def _serve(args: argparse.Namespace) -> int:
     from app.config import load_settings
     from app.observability.logs import configure_logging
     from app.server import create_app
+    from app.serving import server_config, tune_gc
 
     configure_logging()  # JSON lines with request ids (WALKAI_LOG_FORMAT=text for people)
     settings = load_settings()
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        # No permessage-deflate: it compresses every message once per subscriber, and a run's
-        # log goes to many at once (CPU grows with subscribers; log text is cheap to send).
-        ws_per_message_deflate=False,
-        # Websockets are closed with 1012 at once; this bounds the wait for HTTP requests.
-        timeout_graceful_shutdown=20,
     )
+    tune_gc()
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -15,6 +15,7 @@ import uvicorn
 
 from app.config import load_settings
 from app.server import create_app
+from app.serving import server_config, tune_gc
 
 
 async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
@@ -36,7 +37,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
     )
     token = await _dev_token(settings.resolved_database_url, data_dir)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+        server_config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     )
     url = f"http://127.0.0.1:{port}/graphql"
     print(
@@ -50,6 +51,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
     if open_browser:
         with contextlib.suppress(Exception):
             webbrowser.open(url)
+    tune_gc()
     try:
         await server.serve()
     finally:

@@ -10,11 +10,13 @@ lines a second for `--seconds` to `--paced` subscribers.
 Fairness: the bare server sends the same lines in the same messages (as many lines per message
 as a sampled API client received, in the same order; paced: at the same moments), each message
 serialized once, to the same number of clients, measured by the same client code. The pod
-starts printing only once every subscription is set up on the server. Server (API + simulated
-cluster) and clients run in two processes, as in DESIGN.md's baseline. Compression: the clients
-offer permessage-deflate as browsers do; neither server accepts it (`compression=None` for the
-bare one, `ws_per_message_deflate=False` for uvicorn, also the production setting in
-`app/cli.py`): compressing per subscriber would measure zlib, and cost CPU per subscriber.
+starts printing only once every subscription is set up on the server. Servers and clients run
+in separate processes: the API with the simulated cluster in this one, as in DESIGN.md's
+baseline; the bare server in a fresh process of its own (nothing left over from the API's
+scenario to slow it); the clients of each scenario in another, reading frames straight off
+their sockets (`_Reader`) so that their cost stays well below the servers'. Compression: none
+on either server (`compression=None` for the bare one; `ws_per_message_deflate=False` for
+uvicorn, as `app/serving.py` sets it): compressing per subscriber would measure zlib.
 
     .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100]
         [--paced 1000] [--rate 1000] [--seconds 5]
@@ -247,10 +249,11 @@ async def _run_one(
     while not parent.poll():
         await asyncio.sleep(0.05)
     parent.recv()
-    # Every subscription is set up on the server (parsed, authorized, listening) before the
-    # pod prints: the figures are about delivery, not about accepting 1,000 subscriptions.
+    # Every subscription is set up on the server (parsed, authorized, its backlog read, waiting
+    # for lines) before the pod prints: the figures are about delivery, not about accepting
+    # 1,000 subscriptions.
     topic = log_topic(node_uuid(run_id))
-    while api.platform.logs.hub.subscriber_count(topic) < n:
+    while api.platform.logs.hub.subscriber_count(topic, waiting=True) < n:
         await asyncio.sleep(0.05)
     flag.touch()
     # Upstream log streams open on this run's pod, against its containers (main, sidecar).
@@ -277,42 +280,57 @@ async def _run_one(
     return _summary(results), f"{streams}/{containers}", raws, times
 
 
-async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
-    """The same messages broadcast to `n` clients by a bare `websockets` server: as fast as
-    it can, or (paced) at the offsets the API's clients received them."""
+def _bare_server(n: int, batches: list[str], offsets: list[float] | None, conn: Any) -> None:
+    """A bare `websockets` server, in a process of its own: it broadcasts the same messages to
+    `n` clients as fast as it can, or (paced) at the offsets the API's clients received them."""
     import websockets
 
-    clients: set[Any] = set()
+    async def main() -> None:
+        clients: set[Any] = set()
 
-    async def handler(ws: Any) -> None:
-        clients.add(ws)
-        await ws.wait_closed()
+        async def handler(ws: Any) -> None:
+            clients.add(ws)
+            await ws.wait_closed()
 
-    # No permessage-deflate on either server (see the module docstring).
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        parent, child = mp.Pipe()
-        proc = mp.get_context("spawn").Process(
-            target=_clients_process, args=(url, "bare", "", "", n, child)
-        )
-        proc.start()
-        while not parent.poll():
-            await asyncio.sleep(0.05)
-        parent.recv()
-        while len(clients) < n:
-            await asyncio.sleep(0.05)
-        start = time.time()
-        for i, batch in enumerate(batches):
-            if offsets is not None:
-                await asyncio.sleep(max(0.0, start + offsets[i] - time.time()))
-            stamp = datetime.now(UTC).isoformat()[:26] + "000Z"
-            websockets.broadcast(clients, batch.replace("@TS@", stamp))
-            await asyncio.sleep(0)
-        websockets.broadcast(clients, '{"end": true}')
-        while not parent.poll():
-            await asyncio.sleep(0.05)
-        results = parent.recv()
-        proc.join()
+        # No permessage-deflate on either server (see the module docstring).
+        async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as ws:
+            conn.send(ws.sockets[0].getsockname()[1])
+            while len(clients) < n:
+                await asyncio.sleep(0.05)
+            start = time.time()
+            for i, batch in enumerate(batches):
+                if offsets is not None:
+                    await asyncio.sleep(max(0.0, start + offsets[i] - time.time()))
+                stamp = datetime.now(UTC).isoformat()[:26] + "000Z"
+                websockets.broadcast(clients, batch.replace("@TS@", stamp))
+                await asyncio.sleep(0)
+            websockets.broadcast(clients, '{"end": true}')
+            while clients and any(c.state.name != "CLOSED" for c in clients):
+                await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+
+
+async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
+    """The bare broadcast's figures, measured by the same clients."""
+    spawn = mp.get_context("spawn")
+    server_end, server_child = mp.Pipe()
+    server = spawn.Process(target=_bare_server, args=(n, batches, offsets, server_child))
+    server.start()
+    while not server_end.poll():
+        await asyncio.sleep(0.05)
+    url = f"ws://127.0.0.1:{server_end.recv()}"
+    parent, child = mp.Pipe()
+    clients = spawn.Process(target=_clients_process, args=(url, "bare", "", "", n, child))
+    clients.start()
+    while not parent.poll():
+        await asyncio.sleep(0.05)
+    parent.recv()  # connected
+    while not parent.poll():
+        await asyncio.sleep(0.05)
+    results = parent.recv()
+    clients.join()
+    server.join()
     return _summary(results)
 
 
@@ -351,6 +369,7 @@ async def main() -> None:
 
     from app.config import load_settings
     from app.server import create_app
+    from app.serving import server_config, tune_gc
     from app.sim.cluster import SimCluster
     from tests.support.api import Api, new_account
     from tests.support.graphql import GraphQLHTTP
@@ -374,9 +393,9 @@ async def main() -> None:
         storage={"backend": "local", "local_root": work / "objects"},
     )
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False)
-    )
+    # As `walkai-jobs serve` runs it.
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
+    tune_gc()
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.02)

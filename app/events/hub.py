@@ -32,6 +32,8 @@ class Subscription(Generic[T]):
         self._wakeup = asyncio.Event()
         self.lagged = False
         self.closed = False
+        # True while the subscriber waits in `next_batch`: it has handled everything so far.
+        self.waiting = False
 
     def _offer(self, item: T) -> None:
         if self.lagged:
@@ -54,10 +56,13 @@ class Subscription(Generic[T]):
     async def next_batch(self, timeout: float | None = None) -> list[T]:
         """Wait until something arrives (or `timeout` passes: then []), and take all of it."""
         if not self._items and not self.lagged:
+            self.waiting = True
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
                 return []
+            finally:
+                self.waiting = False
         return self.drain()
 
     def _raise_if_lagged(self) -> None:
@@ -110,9 +115,11 @@ class Hub(Generic[T]):
             sub._offer(item)
         return len(subs)
 
-    def subscriber_count(self, topic: str) -> int:
-        """How many subscribers a topic has (for metrics and tests)."""
-        return len(self._topics.get(topic, ()))
+    def subscriber_count(self, topic: str, *, waiting: bool = False) -> int:
+        """How many subscribers a topic has (for metrics and tests); with `waiting`, only
+        those waiting for the next item, having handled everything before it."""
+        subs = self._topics.get(topic, ())
+        return sum(sub.waiting for sub in subs) if waiting else len(subs)
 
     def _remove(self, sub: Subscription[T]) -> None:
         subs = self._topics.get(sub.topic)

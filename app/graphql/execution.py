@@ -15,9 +15,9 @@ completed asynchronously or with errors; those go the ordinary way.
 directives, each read by Strawberry's default resolver (an attribute), is completed by reading
 and serializing those attributes directly, and a list of them in one loop: the generic path
 builds a resolve-info object and walks four calls per field, which made completing a 500-line
-batch cost more than its delivery to 1,000 subscribers. Anything else — fragments, resolvers, type checks, field
-middleware, a null where the schema says non-null, a value the scalar refuses — goes the
-generic way, which also reports the error as usual.
+batch cost more than its delivery to 1,000 subscribers. Anything else — fragments, resolvers,
+type checks, field middleware, a null where the schema says non-null, a value the scalar
+refuses — goes the generic way, which also reports the error as usual.
 """
 
 from __future__ import annotations

@@ -135,9 +135,11 @@ class LogBatch:
 
 @dataclass(frozen=True)
 class LogComplete:
-    """Published once the run's log is whole and archived: nothing more will come."""
+    """Published once the run's log is whole and archived: nothing more will come after
+    `last_seq`, so a subscriber that has seen it is done without asking the database."""
 
     run_id: str
+    last_seq: int
 
 
 Item = LogBatch | LogComplete
@@ -521,37 +523,38 @@ class LogService:
                 return
             # Streams left unfinished by a pod that is gone now cannot be read any more.
             await LogStream.filter(run_id=run_id, ended=False).update(ended=True)
-            objects, total = await self._write_archive(run_id)
+            objects, total, last_seq = await self._write_archive(run_id)
             await LogArchive.create(run_id=run_id, objects=objects, lines=total)
             if run_id in self._runs:
                 self._runs[run_id].forget()
-        self.hub.publish(log_topic(run_id), LogComplete(run_id))
+        self.hub.publish(log_topic(run_id), LogComplete(run_id, last_seq))
 
-    async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int]:
+    async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int, int]:
+        """Each container's log written to the store: their keys, the number of lines and the
+        run's last `seq`."""
         containers = await (
             LogLine.filter(run_id=run_id).distinct().values_list("container", flat=True)
         )
         objects: dict[str, str] = {}
-        total = 0
+        read = [0, 0]  # lines, highest seq
         for container in sorted(str(c) for c in containers):
-            counter = [0]
             key = archive_key(run_id, container)
             await self.store.put(
                 key,
-                self._archive_chunks(run_id, container, counter),
+                self._archive_chunks(run_id, container, read),
                 content_type="text/plain; charset=utf-8",
             )
             objects[container] = key
-            total += counter[0]
-        return objects, total
+        return objects, read[0], read[1]
 
     async def _archive_chunks(
-        self, run_id: str, container: str, counter: list[int]
+        self, run_id: str, container: str, read: list[int]
     ) -> AsyncIterator[bytes]:
         after = 0
         while page := await self.lines(run_id, after=after, container=container, limit=5000):
-            counter[0] += len(page)
             after = page[-1].seq
+            read[0] += len(page)
+            read[1] = max(read[1], after)
             yield "".join(f"{line.ts} {line.text}\n" for line in page).encode()
 
     # -- reading ----------------------------------------------------------------------------
@@ -639,7 +642,8 @@ class LogService:
                     continue
                 for item in items:
                     if isinstance(item, LogComplete):
-                        complete = catch_up = True
+                        # Whatever this subscriber has not seen yet is in the database.
+                        complete, catch_up = True, after < item.last_seq
                         continue
                     if (out := _after(item, after, container, lagged)) is not None:
                         yield out
