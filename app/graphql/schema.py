@@ -11,7 +11,7 @@ from strawberry.tools import merge_types
 
 from app.graphql.cluster.schema import ClusterQueries
 from app.graphql.errors import MaskUnexpectedErrors
-from app.graphql.execution import ExecutionContext
+from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
@@ -54,7 +54,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         MaskUnexpectedErrors,
         OperationMetrics,
     ]
-    return strawberry.Schema(
+    return Schema(
         query=merge_types(
             "Query",
             (

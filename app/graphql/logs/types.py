@@ -99,8 +99,8 @@ class LogBatchType:
     end_cursor: str | None = strawberry.field(
         description="The cursor of the last line: reconnect with it as `after` to resume."
     )
-    # The batch's `shared` dict: the completed, serialized result is kept there, once for every
-    # subscriber (`app.graphql.execution`); not part of the schema.
+    # The batch's `shared` dict: the event's executed, serialized result is kept there, once
+    # for every subscriber asking for the same fields (`app.graphql.execution`); not in the schema.
     shared: strawberry.Private[dict[Any, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
