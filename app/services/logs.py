@@ -18,12 +18,13 @@ Decisions (the why):
   `attempt`; earlier attempts' lines stay. A stream read whole is recorded (`LogStream.ended`),
   so a restart resumes only unfinished ones, with `sinceTime` and de-duplication.
 - **Batching and fan-out.** Followers hand what each read returned to the run's writer and
-  read on; the writer stores everything pending with one `executemany` (no model object per
-  row), then publishes it in batches of one container and at most `MAX_BATCH` lines, at most
-  once per `LINGER_SECONDS`. A quiet log goes out line by line at once; a fast one as a few
-  large messages, which is what fan-out to many websockets needs (DESIGN.md: per-message cost
-  dominates). One `LogBatch` object goes to every subscriber of the run's topic; its GraphQL
-  result is resolved and serialized once and shared (`app/graphql/execution.py`).
+  read on; the writer stores what is pending (up to `STORE_LINES` at a time) with one
+  `executemany` (no model object per row), then publishes it in batches of one container and at
+  most `MAX_BATCH` lines, at most once per `LINGER_SECONDS` unless more is waiting. A quiet
+  log goes out line by line at once; a fast one as a few large messages, which is what fan-out
+  to many websockets needs (DESIGN.md: per-message cost dominates). One `LogBatch` object goes
+  to every subscriber of the run's topic; its GraphQL result is executed and serialized once
+  per selection and shared (`app/graphql/execution.py`).
 - **Stored, then published.** Publishing a batch as soon as it has its numbers, with the
   INSERT behind it, would save the INSERT's few milliseconds of latency, but a crash between
   the two would have shown clients lines that were never stored: the restarted follower reads
@@ -82,6 +83,9 @@ MAX_BATCH = 500
 LINGER_SECONDS = 0.03
 # Lines handed to a run's writer and not stored yet, beyond which its followers wait.
 PENDING_LINES = 20_000
+# A burst is stored in statements of at most this many lines (about 15 ms on SQLite), each
+# published once stored: its first lines go out while the rest is being written.
+STORE_LINES = 2000
 BACKLOG_BATCH = 500
 SUBSCRIBER_BUFFER = 64
 # The latest published lines of each live run kept in memory: a subscriber that falls behind by
@@ -189,6 +193,19 @@ class _RunLog:
             # Nothing published after the cursor (a subscriber at the head): nothing to read.
             return [] if self.next_seq and after >= self.next_seq - 1 else None
         return [batch for batch in self.window if batch.last_seq > after]
+
+
+def _take(
+    pending: list[tuple[str, int, list[RawLine]]], limit: int
+) -> tuple[list[tuple[str, int, list[RawLine]]], int]:
+    """The oldest groups of pending lines, up to `limit` lines (at least one group), removed."""
+    taken, count = 0, 0
+    while taken < len(pending) and (not taken or count + len(pending[taken][2]) <= limit):
+        count += len(pending[taken][2])
+        taken += 1
+    groups = pending[:taken]
+    del pending[:taken]
+    return groups, count
 
 
 async def _insert_lines(run_id: str, lines: list[StoredLine]) -> None:
@@ -442,15 +459,15 @@ class LogService:
             wait = run.last_publish + LINGER_SECONDS - loop.time()
             if wait > 0 and run.pending_lines < MAX_BATCH:
                 await asyncio.sleep(wait)
-            groups = run.pending
-            run.pending, run.pending_lines = [], 0
+            groups, count = _take(run.pending, STORE_LINES)
+            run.pending_lines -= count
             try:
                 await self._store(run_id, run, groups)
             except Exception:
                 # Nothing was published: the same lines get the same numbers on the next try.
                 log.exception("log %s: storing lines failed", run_id)
                 run.pending[:0] = groups
-                run.pending_lines += sum(len(lines) for _, _, lines in groups)
+                run.pending_lines += count
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
