@@ -58,7 +58,10 @@ class Subscription(Generic[T]):
         if not self._items and not self.lagged:
             self.waiting = True
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                if timeout is None:
+                    await self._wakeup.wait()
+                else:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
                 return []
             finally:

@@ -260,11 +260,20 @@ class ExtensionsRunner(SchemaExtensionsRunner):
     one awaits every extension's `get_results` for every result, subscription events included
     (about 9 µs an event with six extensions, none of which reports anything)."""
 
+    def __init__(
+        self, execution_context: StrawberryExecutionContext, extensions: list[SchemaExtension]
+    ) -> None:
+        super().__init__(execution_context, extensions)
+        self._reporting = [
+            e for e in extensions if type(e).get_results is not SchemaExtension.get_results
+        ]
+
     async def get_extensions_results(self, ctx: StrawberryExecutionContext) -> dict[str, Any]:
+        if not self._reporting and not ctx.extensions_results:
+            return {}
         data: dict[str, Any] = {}
-        for extension in self.extensions:
-            if type(extension).get_results is not SchemaExtension.get_results:
-                data.update(await await_maybe(extension.get_results()))
+        for extension in self._reporting:
+            data.update(await await_maybe(extension.get_results()))
         data.update(ctx.extensions_results)
         return data
 

@@ -8,6 +8,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from tests.api.operations import CREATE_JOB, RUN, RUN_STATUS, job_input
+from tests.logs.conftest import all_pages
 from tests.support.api import Api
 from tests.support.graphql import node_uuid
 
@@ -40,7 +41,9 @@ async def delete_runs(api: Api, runs: list[dict[str, Any]]) -> None:
 
 async def test_a_higher_priority_run_preempts_and_the_victim_is_requeued(api: Api) -> None:
     low = [
-        await create(api, gpu="7g.80gb", priority="LOW", command=["sh", "-c", "sleep 30"])
+        await create(
+            api, gpu="7g.80gb", priority="LOW", command=["sh", "-c", "echo started; sleep 30"]
+        )
         for _ in range(2)
     ]
     urgent: dict[str, Any] = {}
@@ -66,5 +69,16 @@ async def test_a_higher_priority_run_preempts_and_the_victim_is_requeued(api: Ap
         async with api.subscribe(RUN_STATUS, {"runId": victim["id"]}) as sub:
             again = await wait_until(sub, lambda r: r["attempts"] == 2 and r["status"] == "RUNNING")
         assert again["startedAt"]
+        # Both attempts' logs are kept, each line marked with the pod that printed it.
+        lines: list[dict[str, Any]] = []
+        for _ in range(100):
+            lines = await all_pages(api, victim["id"], 100)
+            if len(lines) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert [(line["text"], line["attempt"]) for line in lines] == [
+            ("started", 1),
+            ("started", 2),
+        ]
     finally:
         await delete_runs(api, [*low, *([urgent] if urgent else [])])

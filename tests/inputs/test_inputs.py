@@ -11,6 +11,7 @@ import httpx
 
 from app.storage.s3 import S3ObjectStore
 from tests.artifacts.flows import CREATE_JOB, artifacts, download, submit, wait_outputs
+from tests.logs.conftest import all_pages
 from tests.support.api import Api
 
 CREATE_INPUT = """
@@ -110,6 +111,12 @@ async def test_a_run_reads_its_inputs(stack: Api) -> None:
     for path, (data, _) in FILES.items():
         response = await download(found[f"seen/{name}/{path}"]["downloadUrl"])
         assert response.content == data
+    # The init container that fetched the inputs, and the upload sidecar, are read by name.
+    fetched = await all_pages(stack, run_id, 100, container="inputs")
+    assert any("inputs ready in" in line["text"] for line in fetched), fetched
+    uploaded = await all_pages(stack, run_id, 100, container="outputs")
+    assert {line["stream"] for line in fetched + uploaded} == {"inputs", "outputs"}
+    assert await all_pages(stack, run_id, 100, container="nonexistent") == []
 
 
 async def test_promoted_outputs_become_an_input_and_can_be_deleted(stack: Api) -> None:
