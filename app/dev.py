@@ -6,7 +6,6 @@ SQLite in the data directory, the simulated cluster (with a kubeconfig written n
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import webbrowser
 from pathlib import Path
@@ -15,7 +14,7 @@ import uvicorn
 
 from app.config import load_settings
 from app.server import create_app
-from app.serving import server_config, tune_gc
+from app.serving import run, server_config, tune_gc
 
 
 async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
@@ -77,5 +76,5 @@ async def _dev_token(database_url: str, data_dir: Path) -> str:
 def run_dev(data_dir: Path, port: int, open_browser: bool = True) -> int:
     """Run until interrupted; returns the exit code."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(data_dir, port, open_browser))
+        run(_run(data_dir, port, open_browser))
     return 0

@@ -16,7 +16,8 @@ baseline; the bare server in a fresh process of its own (nothing left over from 
 scenario to slow it); the clients of each scenario in another, reading frames straight off
 their sockets (`_Reader`) so that their cost stays well below the servers'. Compression: none
 on either server (`compression=None` for the bare one; `ws_per_message_deflate=False` for
-uvicorn, as `app/serving.py` sets it): compressing per subscriber would measure zlib.
+uvicorn, as `app/serving.py` sets it): compressing per subscriber would measure zlib. Event
+loop: the one `walkai-jobs serve` runs on (uvloop) in every process, servers and clients.
 
     .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100]
         [--paced 1000] [--rate 1000] [--seconds 5]
@@ -182,6 +183,8 @@ async def _client(url: str, mode: str, run_id: str, token: str, sample: bool, ou
 
 
 def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn: Any) -> None:
+    from app.serving import run
+
     async def main() -> None:
         out: list[Any] = []
         tasks = [
@@ -194,7 +197,7 @@ def _clients_process(url: str, mode: str, run_id: str, token: str, n: int, conn:
         await asyncio.gather(*tasks)
         conn.send([o for o in out if o != "ready"])
 
-    asyncio.run(main())
+    run(main())
 
 
 def _summary(results: list[Any]) -> dict[str, float]:
@@ -285,6 +288,8 @@ def _bare_server(n: int, batches: list[str], offsets: list[float] | None, conn: 
     `n` clients as fast as it can, or (paced) at the offsets the API's clients received them."""
     import websockets
 
+    from app.serving import run
+
     async def main() -> None:
         clients: set[Any] = set()
 
@@ -308,7 +313,7 @@ def _bare_server(n: int, batches: list[str], offsets: list[float] | None, conn: 
             while clients and any(c.state.name != "CLOSED" for c in clients):
                 await asyncio.sleep(0.05)
 
-    asyncio.run(main())
+    run(main())
 
 
 async def _baseline(n: int, batches: list[str], offsets: list[float] | None) -> dict[str, float]:
@@ -432,4 +437,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    from app.serving import run
+
+    run(main())
