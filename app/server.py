@@ -24,6 +24,7 @@ from app.graphiql import routes as graphiql_routes
 from app.graphql.context import Context
 from app.graphql.execution import encode_json
 from app.graphql.schema import build_schema
+from app.graphql.streaming import TransportWSHandler
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import (
     active_subscriptions,
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI app with our context; both websocket sub-protocols are accepted."""
+
+    # Lets subscriptions send events shared by many subscribers directly (app.graphql.streaming).
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings

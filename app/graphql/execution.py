@@ -50,7 +50,6 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.await_maybe import await_maybe
 
 _CACHE_LIMIT = 10_000
-_UNKNOWN = object()
 
 # The value of each response key: (key, attribute reader, or the type's name for `__typename`;
 # the scalar, None for `__typename`; whether null is an error).
@@ -76,13 +75,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _event_key(self) -> str | None:
         """The operation's root selection as text, or None if its events may not be shared."""
-        key: str | object | None = getattr(self, "_shared_event_key", _UNKNOWN)
-        if key is _UNKNOWN:
-            middleware = self.middleware_manager
-            key = None if middleware and middleware.middlewares else _root_signature(self.operation)
-            self._shared_event_key = key
-        assert key is None or isinstance(key, str)
-        return key
+        middleware = self.middleware_manager
+        return None if middleware and middleware.middlewares else event_key(self.operation)
 
     def complete_object_value(
         self,
@@ -219,6 +213,35 @@ class _Executed:
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         return self.result
+
+
+# id(operation node) -> (the node, its event key): computed once per subscription.
+_event_keys: dict[int, tuple[OperationDefinitionNode, str | None]] = {}
+
+
+def event_key(operation: OperationDefinitionNode) -> str | None:
+    """What a shared event's result is kept under for this operation: its root selection as
+    text; None if its events are not shared."""
+    entry = _event_keys.get(id(operation))
+    if entry is None or entry[0] is not operation:
+        if len(_event_keys) >= _CACHE_LIMIT:
+            _event_keys.clear()
+        entry = _event_keys[id(operation)] = (operation, _root_signature(operation))
+    return entry[1]
+
+
+def shared_payload(event: Any, operation: OperationDefinitionNode) -> orjson.Fragment | None:
+    """The serialized `next` payload of a shared event already executed for this operation's
+    root selection (for another subscriber); None if it has not been."""
+    shared = getattr(event, "shared", None)
+    key = event_key(operation) if isinstance(shared, dict) else None
+    if shared is None or key is None or (result := shared.get(key)) is None:
+        return None
+    payload = shared.get((key, "payload"))
+    if payload is None:
+        payload = shared[(key, "payload")] = orjson.Fragment(orjson.dumps({"data": result.data}))
+    assert isinstance(payload, orjson.Fragment)
+    return payload
 
 
 def _root_signature(operation: OperationDefinitionNode) -> str | None:

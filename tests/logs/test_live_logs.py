@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
 
+import websockets
 from kubernetes_asyncio import client
 
 from tests.logs.conftest import (
@@ -19,7 +21,7 @@ from tests.logs.conftest import (
     wait_status,
 )
 from tests.support.api import Api
-from tests.support.graphql import node_uuid
+from tests.support.graphql import init_payload, node_uuid
 
 
 async def test_a_run_s_log_arrives_in_batches_then_completes_and_is_archived(api: Api) -> None:
@@ -113,3 +115,48 @@ async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(ap
         for f, r in zip(firsts, results, strict=True)
     ]
     assert all(t == expected(40) for t in texts)
+
+
+async def _raw_messages(api: Api, protocol: str, op_id: str, run_id: str) -> list[str]:
+    """Every message of one runLogs subscription, as the server sent it (text)."""
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    async with websockets.connect(api.ws_url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(api.token)}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": RUN_LOGS, "variables": {"runId": run_id}}
+        await ws.send(json.dumps({"id": op_id, "type": start, "payload": payload}))
+        messages = []
+        while True:
+            text = str(await asyncio.wait_for(ws.recv(), timeout=60))
+            kind = json.loads(text)["type"]
+            if kind == "complete":
+                return messages
+            if kind != "ka":
+                messages.append(text)
+
+
+async def test_every_subscriber_gets_the_very_messages_the_graphql_pipeline_makes(api: Api) -> None:
+    # The first subscriber's events go through execution; the others' are sent as executed for
+    # it (app.graphql.streaming): byte for byte the same, and the legacy protocol's data alike.
+    script = "import time; time.sleep(2)\n" + printing(20, sleep=0.05)[2]
+    run_id = await start_run(api, ["python", "-c", script])
+    ids = ["a", "b", "c"]
+    *transport, legacy = await asyncio.gather(
+        *(_raw_messages(api, "graphql-transport-ws", i, run_id) for i in ids),
+        _raw_messages(api, "graphql-ws", "d", run_id),
+    )
+    assert transport[0], "no messages"
+    for op_id, messages in zip(ids, transport, strict=True):
+        assert [json.loads(m)["id"] for m in messages] == [op_id] * len(messages)
+        assert [m.replace(f'"id":"{op_id}"', '"id":"?"', 1) for m in messages] == [
+            m.replace('"id":"a"', '"id":"?"', 1) for m in transport[0]
+        ]
+    texts = [
+        line["text"]
+        for m in legacy
+        for line in json.loads(m)["payload"]["data"]["runLogs"]["lines"]
+    ]
+    assert texts == expected(20)
+    assert [json.loads(m)["payload"] for m in legacy] == [
+        json.loads(m)["payload"] for m in transport[0]
+    ]

@@ -31,6 +31,7 @@ from app.graphql.logs.types import (
     parse_log_cursor,
 )
 from app.graphql.nodes import parse_uuid
+from app.graphql.streaming import send_shared
 
 
 def _size(value: int, name: str) -> int:
@@ -111,4 +112,6 @@ class LogSubscriptions:
             run.id, after=parse_log_cursor(after) or 0, container=container or MAIN_CONTAINER
         )
         async for batch in batches:
-            yield LogBatchType.from_batch(batch)
+            event = LogBatchType.from_batch(batch)
+            if not await send_shared(info, event):  # already executed for another subscriber
+                yield event
