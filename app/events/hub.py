@@ -29,7 +29,9 @@ class Subscription(Generic[T]):
         self.topic = topic
         self._maxsize = maxsize
         self._items: deque[T] = deque()
-        self._wakeup = asyncio.Event()
+        # What `next_batch` awaits while there is nothing to take: one future per wait (cheaper
+        # than an Event, which a topic with 1,000 subscribers sets 1,000 times a batch).
+        self._waiter: asyncio.Future[None] | None = None
         self.lagged = False
         self.closed = False
         # True while the subscriber waits in `next_batch`: it has handled everything so far.
@@ -43,35 +45,40 @@ class Subscription(Generic[T]):
             self.lagged = True
         else:
             self._items.append(item)
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def drain(self) -> list[T]:
         """Everything buffered now, without waiting (raises Lagged if items were dropped)."""
         self._raise_if_lagged()
         items = list(self._items)
         self._items.clear()
-        self._wakeup.clear()
         return items
 
     async def next_batch(self, timeout: float | None = None) -> list[T]:
         """Wait until something arrives (or `timeout` passes: then []), and take all of it."""
-        if not self._items and not self.lagged:
+        if not self._items and not self.lagged and not self.closed:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             self.waiting = True
             try:
                 if timeout is None:
-                    await self._wakeup.wait()
+                    await waiter
                 else:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                    await asyncio.wait_for(waiter, timeout)
             except TimeoutError:
                 return []
             finally:
                 self.waiting = False
+                self._waiter = None
         return self.drain()
 
     def _raise_if_lagged(self) -> None:
         if self.lagged:
             self.lagged = False
-            self._wakeup.clear()
             raise Lagged(self.topic)
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -87,7 +94,7 @@ class Subscription(Generic[T]):
         if not self.closed:
             self.closed = True
             self._hub._remove(self)
-            self._wakeup.set()
+            self._wake()
 
     def __enter__(self) -> Subscription[T]:
         return self
