@@ -4,8 +4,8 @@ Prints, per N: lines/s delivered (line deliveries summed over subscribers / wall
 first line printed to the last line received), lines per message, p50/p99 delivery latency
 (receive time minus the line's kubelet timestamp, on sampled clients), the number of upstream
 log streams the simulated cluster counted, and the same figures for a bare `websockets`
-broadcast in the same run, with the ratio. Then the paced scenario: a pod printing `--rate`
-lines a second for `--seconds` to `--paced` subscribers.
+broadcast in the same run, with the ratio. Then the paced scenarios: a pod printing `--rate`
+lines a second for `--seconds` to each number of `--paced` subscribers.
 
 Fairness: the bare server sends the same lines in the same messages (as many lines per message
 as a sampled API client received, in the same order; paced: at the same moments), each message
@@ -19,8 +19,8 @@ on either server (`compression=None` for the bare one; `ws_per_message_deflate=F
 uvicorn, as `app/serving.py` sets it): compressing per subscriber would measure zlib. Event
 loop: the one `walkai-jobs serve` runs on (uvloop) in every process, servers and clients.
 
-    .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000] [--subscribers 1 100]
-        [--paced 1000] [--rate 1000] [--seconds 5]
+    .venv/bin/python bench/logs_fanout.py [--lines 5000] [--lines-1000 2000]
+        [--subscribers 1 100 1000] [--paced 1 100 1000] [--rate 1000] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -362,7 +362,9 @@ async def main() -> None:
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--lines-1000", type=int, default=2000)
     parser.add_argument("--subscribers", type=int, nargs="*", default=[1, 100, 1000])
-    parser.add_argument("--paced", type=int, default=1000, help="subscribers (0: skip)")
+    parser.add_argument(
+        "--paced", type=int, nargs="*", default=[1, 100, 1000], help="subscribers, paced"
+    )
     parser.add_argument("--rate", type=int, default=1000, help="paced lines a second")
     parser.add_argument("--seconds", type=int, default=5, help="paced duration")
     args = parser.parse_args()
@@ -427,8 +429,8 @@ async def main() -> None:
         for n in args.subscribers:
             lines = args.lines_1000 if n >= 1000 else args.lines
             await _compare(api, n, lines, work, 0)
-        if args.paced:
-            await _compare(api, args.paced, args.rate * args.seconds, work, args.rate)
+        for n in args.paced:
+            await _compare(api, n, args.rate * args.seconds, work, args.rate)
     finally:
         await api.close()
         server.should_exit = True
