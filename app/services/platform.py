@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -43,6 +45,9 @@ class Platform:
     logs: LogService = field(init=False)
     # Open websockets by credential, login attempts, account mail (app/auth).
     auth: AuthState = field(default_factory=AuthState)
+    # Where the database was opened: Tortoise keeps connections per context, and tasks started
+    # from there (the watches, the log followers) share them; stop() closes them there.
+    _db_context: contextvars.Context | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Built here, not in start(): the local store's URL routes are mounted with the app.
@@ -90,6 +95,7 @@ class Platform:
     async def start(self) -> None:
         """Open the database, connect to the cluster, prepare it, and start following runs."""
         await open_database(self.settings.resolved_database_url)
+        self._db_context = contextvars.copy_context()
         self.api = await connect(self.settings.kubeconfig, self.settings.kube_context)
         await self._prepare_cluster()
         self.tracker = RunTracker(
@@ -106,7 +112,8 @@ class Platform:
         if self.api is not None:
             await self.api.close()
         await self.store.close()
-        await close_database()
+        context, self._db_context = self._db_context, None
+        await asyncio.create_task(close_database(), context=context)
 
     async def check_dependencies(self) -> dict[str, bool]:
         """Whether the database, the object store and Kubernetes answer (for /readyz)."""
