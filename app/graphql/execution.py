@@ -75,8 +75,13 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _event_key(self) -> str | None:
         """The operation's root selection as text, or None if its events may not be shared."""
+        return None if self._resolvers_wrapped() else event_key(self.operation)
+
+    def _resolvers_wrapped(self) -> bool:
+        """Whether field middleware wraps resolvers: then every field is resolved the generic
+        way, for every subscriber."""
         middleware = self.middleware_manager
-        return None if middleware and middleware.middlewares else event_key(self.operation)
+        return bool(middleware and middleware.middlewares)
 
     def complete_object_value(
         self,
@@ -122,10 +127,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """How to complete plain objects of this type and selection; None: the generic way."""
-        middleware = self.middleware_manager
-        if return_type.is_type_of is not None or (middleware and middleware.middlewares):
+        if return_type.is_type_of is not None or self._resolvers_wrapped():
             return None
-        return _plain_plan(return_type, field_details_list)
+        nodes = tuple(details.node for details in field_details_list)
+        key = (return_type.name, *map(id, nodes))
+        return _per_operation(_plans, key, nodes, lambda: _build_plan(return_type, nodes))
 
 
 def _complete_plain(plan: Plan, result: Any) -> dict[str, Any] | None:
@@ -150,18 +156,22 @@ def _complete_plain(plan: Plan, result: Any) -> dict[str, Any] | None:
     return out
 
 
-# (type name, ids of the field nodes) -> (the nodes, the plan or None): nodes are per operation.
-_plans: dict[tuple[str, tuple[int, ...]], tuple[tuple[Any, ...], Plan | None]] = {}
+# What is derived from a parsed document, kept while that document is alive: key (ids of its
+# nodes) -> (the nodes, the value).
+_Cache = dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]]
+_plans: _Cache = {}  # (type name, field nodes' ids) -> the plan for those fields, or None
+_event_keys: _Cache = {}  # (operation node's id,) -> its event key, or None
 
 
-def _plain_plan(return_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
-    nodes = tuple(details.node for details in field_details_list)
-    cache_key = (return_type.name, tuple(map(id, nodes)))
-    entry = _plans.get(cache_key)
+def _per_operation(cache: _Cache, key: tuple[Any, ...], nodes: tuple[Any, ...], make: Any) -> Any:
+    """`make()` once per set of AST nodes. Every subscriber's document is parsed anew, so values
+    are keyed by the nodes' ids, checked by identity (a freed node's id can be reused), and the
+    cache is emptied when full."""
+    entry = cache.get(key)
     if entry is None or any(a is not b for a, b in zip(entry[0], nodes, strict=True)):
-        if len(_plans) >= _CACHE_LIMIT:
-            _plans.clear()
-        entry = _plans[cache_key] = (nodes, _build_plan(return_type, nodes))
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        entry = cache[key] = (nodes, make())
     return entry[1]
 
 
@@ -215,19 +225,13 @@ class _Executed:
         return self.result
 
 
-# id(operation node) -> (the node, its event key): computed once per subscription.
-_event_keys: dict[int, tuple[OperationDefinitionNode, str | None]] = {}
-
-
 def event_key(operation: OperationDefinitionNode) -> str | None:
     """What a shared event's result is kept under for this operation: its root selection as
     text; None if its events are not shared."""
-    entry = _event_keys.get(id(operation))
-    if entry is None or entry[0] is not operation:
-        if len(_event_keys) >= _CACHE_LIMIT:
-            _event_keys.clear()
-        entry = _event_keys[id(operation)] = (operation, _root_signature(operation))
-    return entry[1]
+    key: str | None = _per_operation(
+        _event_keys, (id(operation),), (operation,), lambda: _root_signature(operation)
+    )
+    return key
 
 
 def shared_payload(event: Any, operation: OperationDefinitionNode) -> orjson.Fragment | None:
@@ -245,15 +249,15 @@ def shared_payload(event: Any, operation: OperationDefinitionNode) -> orjson.Fra
 
 
 def _root_signature(operation: OperationDefinitionNode) -> str | None:
+    """The root fields as text, their arguments left out (they chose the event stream; an
+    event's root value is the event itself); None with directives or a fragment at the root."""
     parts = []
     for selection in operation.selection_set.selections:
         if not isinstance(selection, FieldNode) or selection.directives:
             return None
-        inner = _signature(selection.selection_set)
-        if inner is None:
+        if (field := _field_signature(selection)) is None:
             return None
-        alias = f"{selection.alias.value}:" if selection.alias else ""
-        parts.append(f"{alias}{selection.name.value}{inner}")
+        parts.append(field)
     return "{" + " ".join(parts) + "}"
 
 
@@ -265,17 +269,21 @@ def _signature(selection_set: Any) -> str | None:
     parts = []
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode) and not (selection.arguments or selection.directives):
-            inner = _signature(selection.selection_set)
-            if inner is None:
-                return None
-            alias = f"{selection.alias.value}:" if selection.alias else ""
-            parts.append(f"{alias}{selection.name.value}{inner}")
+            part = _field_signature(selection)
         else:
             printed = print_ast(selection)
-            if "$" in printed:
-                return None
-            parts.append(printed)
+            part = None if "$" in printed else printed
+        if part is None:
+            return None
+        parts.append(part)
     return "{" + " ".join(parts) + "}"
+
+
+def _field_signature(field: FieldNode) -> str | None:
+    """`alias:name{…}` of a field, its arguments and directives aside."""
+    inner = _signature(field.selection_set)
+    alias = f"{field.alias.value}:" if field.alias else ""
+    return None if inner is None else f"{alias}{field.name.value}{inner}"
 
 
 class ExtensionsRunner(SchemaExtensionsRunner):
