@@ -150,8 +150,9 @@ Item = LogBatch | LogComplete
 
 
 class _RunLog:
-    """A run's log in this process: the next `seq`, the lock that keeps `seq` order, and the
-    window of the latest published batches (where lagged and new subscribers catch up)."""
+    """A run's log in this process: the next `seq`, the lines waiting for the run's writer (the
+    one task that numbers, stores and publishes them, in `seq` order), and the window of the
+    latest published batches (where lagged and new subscribers catch up)."""
 
     def __init__(self, next_seq: int) -> None:
         self.next_seq = next_seq
