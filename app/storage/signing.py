@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ class UrlSigner:
         content_type: str | None = None,
         filename: str | None = None,
     ) -> str:
-        """The query string (without `?`) that authorises `method` on `key` for `expires_in` s."""
-        request = SignedRequest(method, int(self._clock()) + expires_in, content_type, filename)
+        """The query string (without `?`) that authorises `method` on `key` for `expires_in` s
+        (up to a second more: `expires` is whole seconds, rounded up so it is never less)."""
+        expires = math.ceil(self._clock()) + expires_in
+        request = SignedRequest(method, expires, content_type, filename)
         params = {"expires": str(request.expires), "method": method}
         if content_type is not None:
             params["content_type"] = content_type
