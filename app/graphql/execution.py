@@ -8,10 +8,12 @@ the key (the root field's arguments aside: they chose the stream, and an event's
 the event itself), so two clients asking for the same fields share, two asking for different
 ones do not — and the result's data is kept as pre-serialized JSON (`orjson.Fragment`).
 `encode_json` (used by `app.server.GraphQLApp` for every response and websocket message) embeds
-it as is: each further subscriber's event costs a dictionary lookup and a copy of bytes. Root
-selections with directives or with variables below the root field are not shared (their result
-could depend on the values), nor are results with errors or completed asynchronously; those go
-the ordinary way, as does anything without field middleware only.
+it as is: each further subscriber's event costs a dictionary lookup and a copy of bytes.
+`next_payload` gives a subscription the whole serialized `next` payload, executing the event if
+nobody has, for `app.graphql.streaming` to send without the pipeline. Root selections with
+directives or with variables below the root field are not shared (their result could depend on
+the values), nor are results with errors or completed asynchronously, nor anything under field
+middleware; those go the ordinary way.
 
 **Plain objects.** An object whose selection is only scalar fields without arguments or
 directives, each read by Strawberry's default resolver (an attribute), is completed by reading
@@ -24,8 +26,10 @@ refuses — goes the generic way, which also reports the error as usual.
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -42,6 +46,7 @@ from graphql import (
     OperationDefinitionNode,
     print_ast,
 )
+from graphql.pyutils import Path
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -51,31 +56,84 @@ from strawberry.utils.await_maybe import await_maybe
 
 _CACHE_LIMIT = 10_000
 
+# Set as a subscription's root field resolves: its resolver can then execute shared events
+# itself (`next_payload`), for `app.graphql.streaming`.
+_SUBSCRIPTION: ContextVar[ExecutionContext | None] = ContextVar("subscription", default=None)
+
 # The value of each response key: (key, attribute reader, or the type's name for `__typename`;
 # the scalar, None for `__typename`; whether null is an error).
 Plan = tuple[tuple[str, Any, GraphQLScalarType | None, bool], ...]
 
 
+def subscription_executor() -> ExecutionContext | None:
+    """The executor of the subscription whose resolver is running (in the operation's task)."""
+    return _SUBSCRIPTION.get()
+
+
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Executes shared events once per root selection, and completes plain objects directly."""
 
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo:
+        if path.prev is None and parent_type is self.schema.subscription_type:
+            _SUBSCRIPTION.set(self)  # in the operation's task, as its root field resolves
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
     def build_per_event_executor(self, payload: Any) -> Any:
+        result = self._execute_shared(payload)
+        return super().build_per_event_executor(payload) if result is None else _Executed(result)
+
+    def next_payload(self, event: Any) -> orjson.Fragment | None:
+        """The serialized `next` payload of a shared event for this operation, executed now if
+        no subscriber with the same root selection has; None if it is not shared (the
+        subscription pipeline executes it, as any event)."""
+        shared: dict[Any, Any] | None = getattr(event, "shared", None)
+        key = self._event_key() if isinstance(shared, dict) else None
+        if shared is None or key is None:
+            return None
+        payload = shared.get((key, "payload"))
+        if payload is None:
+            result = self._execute_shared(event)
+            if result is None or result is not shared.get(key):
+                if inspect.iscoroutine(result):
+                    result.close()  # to be completed asynchronously: the pipeline does it again
+                return None
+            payload = orjson.Fragment(orjson.dumps({"data": result.data}))
+            shared[(key, "payload")] = payload
+        assert isinstance(payload, orjson.Fragment)
+        return payload
+
+    def _execute_shared(self, payload: Any) -> Any:
+        """The event's result: kept in its `shared` dict for every subscriber with this root
+        selection if it can be, else this subscriber's own (awaitable, or with errors); None
+        if it is not a shared event."""
         shared: dict[Any, Any] | None = getattr(payload, "shared", None)
         key = self._event_key() if isinstance(shared, dict) else None
         if shared is None or key is None:
-            return super().build_per_event_executor(payload)
+            return None
         result = shared.get(key)
         if result is None:
             result = super().build_per_event_executor(payload).execute_operation(False)
             if not isinstance(result, ExecutionResult) or result.errors or not result.data:
-                return _Executed(result)  # awaitable, or with errors: this subscriber's own
+                return result
             data = {name: orjson.Fragment(orjson.dumps(v)) for name, v in result.data.items()}
             result = shared[key] = ExecutionResult(data)
-        return _Executed(result)
+        return result
 
     def _event_key(self) -> str | None:
-        """The operation's root selection as text, or None if its events may not be shared."""
-        return None if self._resolvers_wrapped() else event_key(self.operation)
+        """The operation's root selection as text, or None if its events may not be shared
+        (once per executor: a subscription asks for every event)."""
+        try:
+            return self._shared_key
+        except AttributeError:
+            key = None if self._resolvers_wrapped() else event_key(self.operation)
+            self._shared_key: str | None = key
+            return key
 
     def _resolvers_wrapped(self) -> bool:
         """Whether field middleware wraps resolvers: then every field is resolved the generic
@@ -232,20 +290,6 @@ def event_key(operation: OperationDefinitionNode) -> str | None:
         _event_keys, (id(operation),), (operation,), lambda: _root_signature(operation)
     )
     return key
-
-
-def shared_payload(event: Any, operation: OperationDefinitionNode) -> orjson.Fragment | None:
-    """The serialized `next` payload of a shared event already executed for this operation's
-    root selection (for another subscriber); None if it has not been."""
-    shared = getattr(event, "shared", None)
-    key = event_key(operation) if isinstance(shared, dict) else None
-    if shared is None or key is None or (result := shared.get(key)) is None:
-        return None
-    payload = shared.get((key, "payload"))
-    if payload is None:
-        payload = shared[(key, "payload")] = orjson.Fragment(orjson.dumps({"data": result.data}))
-    assert isinstance(payload, orjson.Fragment)
-    return payload
 
 
 def _root_signature(operation: OperationDefinitionNode) -> str | None:

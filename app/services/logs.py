@@ -22,9 +22,12 @@ Decisions (the why):
   `executemany` (no model object per row), then publishes it in batches of one container and at
   most `MAX_BATCH` lines, at most once per `LINGER_SECONDS` unless more is waiting. A quiet
   log goes out line by line at once; a fast one as a few large messages, which is what fan-out
-  to many websockets needs (DESIGN.md: per-message cost dominates). One `LogBatch` object goes
-  to every subscriber of the run's topic; its GraphQL result is executed and serialized once
-  per selection and shared (`app/graphql/execution.py`).
+  to many websockets needs (DESIGN.md: per-message cost dominates). The linger counts from
+  when the previous batch was taken, so storing and fanning it out is part of it. One
+  `LogBatch` object goes to every subscriber of the run's topic; its GraphQL result is executed
+  and serialized once per selection and shared (`app/graphql/execution.py`), and a subscriber
+  waiting for it is handed it in the writer's task (`follow(send=…)`): it is written to the
+  websocket there, without waking the subscriber's own task (`app/graphql/streaming.py`).
 - **Stored, then published.** Publishing a batch as soon as it has its numbers, with the
   INSERT behind it, would save the INSERT's few milliseconds of latency, but a crash between
   the two would have shown clients lines that were never stored: the restarted follower reads
@@ -58,7 +61,7 @@ import copy
 import functools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -462,6 +465,7 @@ class LogService:
                 await asyncio.sleep(wait)
             groups, count = _take(run.pending, STORE_LINES)
             run.pending_lines -= count
+            started = loop.time()
             try:
                 await self._store(run_id, run, groups)
             except Exception:
@@ -473,7 +477,8 @@ class LogService:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
-            run.last_publish = loop.time()
+            # From when this batch was taken: storing and fanning it out counts as lingering.
+            run.last_publish = started
 
     async def _store(
         self, run_id: str, run: _RunLog, groups: list[tuple[str, int, list[RawLine]]]
@@ -618,19 +623,40 @@ class LogService:
         )
 
     async def follow(
-        self, run_id: UUID | str, *, after: int = 0, container: str | None = None
+        self,
+        run_id: UUID | str,
+        *,
+        after: int = 0,
+        container: str | None = None,
+        send: Callable[[LogBatch], bool] | None = None,
     ) -> AsyncIterator[LogBatch]:
         """The backlog after `after`, then live batches; ends once the log is whole and sent.
 
         Published batches are passed on as they are (shared by every subscriber) whenever they
         follow on from what this subscriber has seen; otherwise they are trimmed or re-read.
         Catching up (at first, after falling behind) reads the run's in-memory window when it
-        reaches back to the subscriber's cursor, and the database otherwise.
+        reaches back to the subscriber's cursor, and the database otherwise. With `send`, a
+        live batch published while the subscriber waits for one is offered to `send` from the
+        publisher's task (True: it took it, and the batch is not yielded).
         """
         run_id = str(run_id)
         with self.hub.subscribe(log_topic(run_id), buffer=self.buffer) as feed:
             complete = await LogArchive.exists(run_id=run_id)
             lagged, catch_up = False, True
+
+            def deliver(item: Item) -> bool:
+                nonlocal after, lagged
+                if send is None or isinstance(item, LogComplete):
+                    return False
+                if (out := _after(item, after, container, lagged)) is not None:
+                    if not send(out):
+                        return False
+                    lagged = False
+                after = max(after, item.last_seq)
+                return True
+
+            if send is not None:
+                feed.deliver = deliver
             while True:
                 while catch_up:
                     run = self._runs.get(run_id)

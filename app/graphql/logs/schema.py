@@ -31,7 +31,7 @@ from app.graphql.logs.types import (
     parse_log_cursor,
 )
 from app.graphql.nodes import parse_uuid
-from app.graphql.streaming import send_shared
+from app.graphql.streaming import SharedSender
 
 
 def _size(value: int, name: str) -> int:
@@ -108,10 +108,22 @@ class LogSubscriptions:
         run = await Run.get_or_none(id=run_uuid) if run_uuid is not None else None
         if run is None or not can_see_run(info.context.viewer, run):
             raise PublicError("No run with this id.")
+        # Shared batches are sent by the sender, most of them straight from the log's publisher
+        # (app.graphql.streaming); the others are yielded, as any subscription's events.
+        sender = SharedSender.current()
         batches = info.context.platform.logs.follow(
-            run.id, after=parse_log_cursor(after) or 0, container=container or MAIN_CONTAINER
+            run.id,
+            after=parse_log_cursor(after) or 0,
+            container=container or MAIN_CONTAINER,
+            send=(lambda b: sender.send_now(LogBatchType.from_batch(b))) if sender else None,
         )
-        async for batch in batches:
-            event = LogBatchType.from_batch(batch)
-            if not await send_shared(info, event):  # already executed for another subscriber
-                yield event
+        try:
+            async for batch in batches:
+                event = LogBatchType.from_batch(batch)
+                if sender is None or not await sender.send(event):
+                    yield event
+            if sender is not None:
+                await sender.flush()
+        finally:
+            if sender is not None:
+                sender.close()
