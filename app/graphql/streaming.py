@@ -69,8 +69,9 @@ class SharedSender:
         sent, or on its way in order; False: the operation's own task must handle it (not
         shared, an earlier message still on its way, or the send failed: it fails again there,
         where the protocol handles it)."""
-        if self._sending is not None:
-            if not self._sending.done() or self._sending.exception() is not None:
+        sending = self._sending
+        if sending is not None:
+            if not sending.done() or sending.cancelled() or sending.exception() is not None:
                 return False
             self._sending = None
         payload = self._executor.next_payload(event)
