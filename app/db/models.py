@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import fields
+from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 from tortoise.signals import pre_save
 
@@ -36,6 +37,12 @@ class Job(Model):
     )
     # Platform secrets injected with envFrom: [{"id": …, "name": …, "kube_name": …}].
     secrets: fields.Field[list[dict[str, str]]] = fields.JSONField(default=list)
+    # The inputs it read when created, in order: [{"id": …, "name": …}]. Their links
+    # (`JobInputLink`) go with a deleted input; this says what a rerun would miss.
+    inputs: fields.Field[list[dict[str, str]]] = fields.JSONField(
+        default=list,
+        db_default=SqlDefault("'[]'"),  # the database's: for rows from before
+    )
 
     runs: fields.ReverseRelation[Run]
 

@@ -37,6 +37,8 @@ class RunStatus(enum.Enum):
 
 
 TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+# Runs that still need what their Job names (its inputs, its secrets).
+UNFINISHED = frozenset(RunStatus) - TERMINAL
 _RANK = {
     RunStatus.SUBMITTED: 0,
     RunStatus.PENDING: 1,

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from app.auth.policy import Viewer, can_see_input
 from app.db.models import Run
-from app.db.storage_models import Input, InputFile, InputStatus
+from app.db.storage_models import Input, InputFile, InputStatus, JobInputLink
 from app.domain.errors import ErrorCode, UserError
 from app.domain.inputs import DEFAULT_CONTENT_TYPE, FileDeclaration, InputLimits, validate_input
+from app.domain.status import UNFINISHED
 from app.sidecar.credentials import input_prefix, outputs_prefix
 from app.storage.base import NotFound, ObjectStore
 
@@ -189,10 +191,30 @@ async def promote_run_outputs(
     return InputResult(input=created)
 
 
-async def delete_input(store: ObjectStore, item: Input) -> None:
-    """Delete the input's files, then the input (Jobs that named it lose it)."""
+async def runs_reading(item: Input) -> int:
+    """How many unfinished runs read the input (their init containers fetch its files)."""
+    jobs = JobInputLink.filter(input_id=item.id).values("job_id")
+    return await Run.filter(status__in=list(UNFINISHED), job_id__in=Subquery(jobs)).count()
+
+
+async def delete_input(store: ObjectStore, item: Input) -> UserError | None:
+    """Delete the input's files, then the input, unless unfinished runs read it. Jobs that
+    named it keep its name (`Job.inputs`): rerunning them is refused from now on."""
+    if reading := await runs_reading(item):
+        return UserError(
+            "id",
+            f"{reading} unfinished run(s) read this input; cancel them or wait until they "
+            "end, then delete it.",
+            ErrorCode.IN_USE,
+        )
     await store.delete_prefix(input_prefix(item.id))
     await item.delete()
+    return None
+
+
+def job_input_refs(inputs: Sequence[Input]) -> list[dict[str, str]]:
+    """What a Job stores about the inputs it reads, in order (ids and names)."""
+    return [{"id": str(i.id), "name": i.name} for i in inputs]
 
 
 async def inputs_for_job(

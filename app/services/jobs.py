@@ -22,6 +22,7 @@ from app.domain.status import RunStatus
 from app.events.hub import Hub
 from app.kube.labels import kube_job_name
 from app.kube.manifests import ManifestSettings, RunRef, credential_secret, run_job
+from app.services.inputs import job_input_refs
 from app.services.runs import fail_run, publish
 from app.services.secrets import job_secret_refs
 from app.sidecar.credentials import RunTokens
@@ -139,6 +140,7 @@ async def submit_job(
             owner_id=owner_id,
             team_id=team_id,
             secrets=job_secret_refs(secrets),
+            inputs=job_input_refs(inputs),
         )
         for position, item in enumerate(inputs):
             await JobInputLink.create(job=job, input=item, position=position)
@@ -154,7 +156,10 @@ async def submit_job(
 async def rerun_job(
     api: client.ApiClient, hub: Hub[Run], settings: ManifestSettings, job: Job, *, tokens: RunTokens
 ) -> Submitted:
-    """Run an existing Job again (same definition and inputs): the next number, a new run."""
+    """Run an existing Job again (same definition and inputs): the next number, a new run;
+    refused if an input or secret it names was deleted since."""
+    if gone := await _deleted_since(job):
+        return Submitted(job=job, run=None, errors=gone)
     async with in_transaction():
         # Atomic, so concurrent reruns get distinct numbers.
         await Job.filter(id=job.id).update(run_count=F("run_count") + 1)
@@ -166,3 +171,24 @@ async def rerun_job(
     publish(hub, run)
     error = await start_run(api, hub, settings, job, run, tokens=tokens)
     return Submitted(job=job, run=run, errors=[error] if error else [])
+
+
+async def _deleted_since(job: Job) -> list[UserError]:
+    """The inputs and secrets the Job names that no longer exist: a rerun would start without
+    the data or the variables it was defined with."""
+    inputs, secrets = await _existing(Input, job.inputs), await _existing(Secret, job.secrets)
+    gone = [("Input", "reads", ref) for ref in job.inputs if ref["id"] not in inputs]
+    gone += [("Secret", "injects", ref) for ref in job.secrets if ref["id"] not in secrets]
+    return [
+        UserError(
+            "jobId",
+            f"{kind} '{ref['name']}' that this Job {verb} was deleted; create a new Job.",
+            ErrorCode.NOT_FOUND,
+        )
+        for kind, verb, ref in gone
+    ]
+
+
+async def _existing(model: type[Input] | type[Secret], refs: list[dict[str, str]]) -> set[str]:
+    ids = await model.filter(id__in=[ref["id"] for ref in refs]).values_list("id", flat=True)
+    return {str(id_) for id_ in ids}

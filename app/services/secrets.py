@@ -26,7 +26,7 @@ from app.auth.policy import Principal, can_see, can_use_team, visible
 from app.db.auth_models import Secret
 from app.db.models import Job
 from app.domain.errors import ErrorCode, UserError
-from app.domain.status import RunStatus
+from app.domain.status import UNFINISHED
 from app.kube.labels import MANAGED_BY, MANAGER
 
 log = logging.getLogger(__name__)
@@ -272,8 +272,7 @@ async def update_secret(
 
 async def runs_needing(secret: Secret) -> int:
     """How many unfinished runs' Jobs inject this secret."""
-    active = [s for s in RunStatus if not s.terminal]
-    jobs = await Job.filter(runs__status__in=active).distinct().only("id", "secrets")
+    jobs = await Job.filter(runs__status__in=list(UNFINISHED)).distinct().only("id", "secrets")
     return sum(1 for job in jobs if any(s.get("id") == str(secret.id) for s in job.secrets))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.api.operations import CREATE_JOB, RUN_STATUS, job_input
+from tests.inputs.test_rerun import LATEST_RUN, RERUN
 from tests.secrets.operations import (
     CREATE_SECRET,
     DELETE_SECRET,
@@ -208,3 +209,11 @@ async def test_a_secret_that_unfinished_runs_need_cannot_be_deleted(api: Api) ->
     assert deleted == {"deletedId": secret["id"], "userErrors": []}
     assert await kube_secret(api, secret["id"]) is None
     assert (await api.gql(SECRET, {"id": secret["id"]}))["secret"] is None
+
+    # Its Job cannot be rerun now: its runs would start without the variables.
+    job_id = payload["job"]["id"]
+    rerun = (await api.gql(RERUN, {"jobId": job_id}))["rerunJob"]
+    assert rerun["run"] is None
+    assert [(e["field"], e["code"]) for e in rerun["userErrors"]] == [("jobId", "NOT_FOUND")]
+    assert f"Secret '{secret_name}'" in rerun["userErrors"][0]["message"]
+    assert (await api.gql(LATEST_RUN, {"id": job_id}))["job"]["latestRun"]["number"] == 1

@@ -141,10 +141,18 @@ class InputMutations:
             await promote_run_outputs(info.context.platform.store, _viewer_id(info), run, name)
         )
 
-    @strawberry.mutation(description="Delete an input and its files.")
+    @strawberry.mutation(
+        description=(
+            "Delete an input and its files; refused (IN_USE) while unfinished runs read it. "
+            "Jobs that read it can no longer be rerun."
+        )
+    )
     async def delete_input(self, info: Info, id: InputId) -> DeleteInputPayload:
         item = await _visible_input(info, id)
         if item is None:
             return DeleteInputPayload(deleted_id=None, user_errors=[_NOT_FOUND])
-        await delete_input(info.context.platform.store, item)
+        if error := await delete_input(info.context.platform.store, item):
+            return DeleteInputPayload(
+                deleted_id=None, user_errors=[UserErrorType.from_domain(error)]
+            )
         return DeleteInputPayload(deleted_id=id, user_errors=[])

@@ -124,7 +124,10 @@ class JobMutations:
         return CreateJobPayload(**payload)
 
     @strawberry.mutation(
-        description="Run a Job again (same definition and inputs); the run gets the next number."
+        description=(
+            "Run a Job again (same definition and inputs); the run gets the next number. "
+            "Refused (NOT_FOUND) if an input or secret the Job names was deleted."
+        )
     )
     async def rerun_job(
         self,
