@@ -187,6 +187,7 @@ async def job_detail(api: Api, data: ContractData) -> None:
     assert job["image"] == "ghcr.io/acme/train:v1" and job["storageGi"] == 2
     assert job["command"] == job_input()["command"] and job["args"] == []
     assert job["env"] == [{"name": "EPOCHS", "value": "1"}]
+    assert job["inputs"] == [] and job["secrets"] == []
     assert job["latestRun"]["status"] == "COMPLETED" and job["latestRun"]["exitCode"] == 0
     runs = [e["node"] for e in job["runs"]["edges"]]
     assert [r["number"] for r in runs] == [1] and job["runs"]["pageInfo"]["hasNextPage"] is False

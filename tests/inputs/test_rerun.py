@@ -16,6 +16,7 @@ mutation($jobId: ID!) {
 
 JOB_OF = """query($id: ID!) { run(id: $id) { number job { id } } }"""
 LATEST_RUN = """query($id: ID!) { job(id: $id) { latestRun { number } } }"""
+JOB_INPUTS = """query($id: ID!) { job(id: $id) { inputs { name input { id name } } } }"""
 DELETE = """
 mutation($id: ID!) { deleteInput(id: $id) { deletedId userErrors { field message code } } }"""
 INPUT = """query($id: ID!) { input(id: $id) { name status } }"""
@@ -64,9 +65,16 @@ async def test_an_input_that_unfinished_runs_read_stays_and_its_job_is_not_rerun
         "status": "READY",
     }
 
+    assert (await api.gql(JOB_INPUTS, {"id": job_id}))["job"]["inputs"] == [
+        {"name": name, "input": {"id": input_id, "name": name}}
+    ]
     assert (await wait_outputs(api, run))["status"] == "COMPLETED"
     deleted = (await api.gql(DELETE, {"id": input_id}))["deleteInput"]
     assert deleted == {"deletedId": input_id, "userErrors": []}
+    # The Job still says what it read.
+    assert (await api.gql(JOB_INPUTS, {"id": job_id}))["job"]["inputs"] == [
+        {"name": name, "input": None}
+    ]
 
     # Its Job cannot be rerun now: the run would start without the data.
     rerun = (await api.gql(RERUN, {"jobId": job_id}))["rerunJob"]

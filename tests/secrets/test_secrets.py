@@ -26,6 +26,7 @@ from tests.support.kubectl import kubectl
 
 VALUE = "s3cr3t-" + uuid.uuid4().hex  # distinctive, to grep for
 ENCODED = base64.b64encode(VALUE.encode()).decode()
+JOB_SECRETS = """query($id: ID!) { job(id: $id) { secrets { name secret { id keys } } } }"""
 
 
 def leaks(lines: list[str]) -> list[str]:
@@ -199,6 +200,9 @@ async def test_a_secret_that_unfinished_runs_need_cannot_be_deleted(api: Api) ->
             {"input": job_input(command=["sh", "-c", "sleep 3"], secretNames=[secret_name])},
         )
     )["createJob"]
+    assert (await api.gql(JOB_SECRETS, {"id": payload["job"]["id"]}))["job"]["secrets"] == [
+        {"name": secret_name, "secret": {"id": secret["id"], "keys": ["K"]}}
+    ]
     refused = (await api.gql(DELETE_SECRET, {"id": secret["id"]}))["deleteSecret"]
     assert refused["deletedId"] is None
     assert [e["code"] for e in refused["userErrors"]] == ["IN_USE"]
@@ -210,8 +214,11 @@ async def test_a_secret_that_unfinished_runs_need_cannot_be_deleted(api: Api) ->
     assert await kube_secret(api, secret["id"]) is None
     assert (await api.gql(SECRET, {"id": secret["id"]}))["secret"] is None
 
-    # Its Job cannot be rerun now: its runs would start without the variables.
+    # Its Job still names it, and cannot be rerun now: its runs would lack the variables.
     job_id = payload["job"]["id"]
+    assert (await api.gql(JOB_SECRETS, {"id": job_id}))["job"]["secrets"] == [
+        {"name": secret_name, "secret": None}
+    ]
     rerun = (await api.gql(RERUN, {"jobId": job_id}))["rerunJob"]
     assert rerun["run"] is None
     assert [(e["field"], e["code"]) for e in rerun["userErrors"]] == [("jobId", "NOT_FOUND")]

@@ -9,12 +9,15 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
-from app.auth.policy import can_see_job
+from app.auth.policy import can_see, can_see_input, can_see_job
+from app.db.auth_models import Secret
 from app.db.models import Job
+from app.db.storage_models import Input
 from app.domain.priority import Priority
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
-from app.graphql.nodes import parse_uuid
+from app.graphql.inputs.types import InputType
+from app.graphql.nodes import load_visible, parse_uuid
 from app.graphql.pagination import (
     After,
     First,
@@ -24,6 +27,7 @@ from app.graphql.pagination import (
     page_size,
 )
 from app.graphql.runs.types import RunConnection, RunType
+from app.graphql.secrets.types import SecretType
 
 PriorityEnum = describe_values(
     strawberry.enum(
@@ -48,6 +52,34 @@ class EnvVarType:
     value: str = strawberry.field(description="Variable value.")
 
 
+@strawberry.type(
+    name="JobInputRef",
+    description="An input a Job reads, by the name it had when the Job was created.",
+)
+class JobInputRef:
+    """One of a Job's inputs; the input itself may be gone."""
+
+    name: str = strawberry.field(description="Its directory: `$WALKAI_INPUT_DIR/<name>/`.")
+    input: InputType | None = strawberry.field(
+        description="The input; null once deleted (the Job can then no longer be rerun), or if "
+        "you may not see it."
+    )
+
+
+@strawberry.type(
+    name="JobSecretRef",
+    description="A platform secret a Job injects, by the name it had when the Job was created.",
+)
+class JobSecretRef:
+    """One of a Job's secrets; the secret itself may be gone."""
+
+    name: str = strawberry.field(description="The secret's name.")
+    secret: SecretType | None = strawberry.field(
+        description="The secret (keys only); null once deleted (the Job can then no longer be "
+        "rerun), or if you may not see it."
+    )
+
+
 @strawberry.type(name="Job", description="What to run, on which GPU slice; rerun to run again.")
 class JobType(relay.Node):
     """An immutable Job definition."""
@@ -62,6 +94,9 @@ class JobType(relay.Node):
     env: list[EnvVarType] = strawberry.field(description="Environment of the main container.")
     priority: Priority = strawberry.field(description="Scheduling priority of its runs.")
     created_at: datetime = strawberry.field(description="When the Job was created.")
+    # What it names (ids and names, as created): resolved by `inputs` and `secrets`.
+    input_refs: strawberry.Private[list[dict[str, str]]]
+    secret_refs: strawberry.Private[list[dict[str, str]]]
 
     @classmethod
     def from_model(cls, job: Job) -> JobType:
@@ -77,7 +112,29 @@ class JobType(relay.Node):
             env=[EnvVarType(name=v["name"], value=v["value"]) for v in job.env],
             priority=job.priority,
             created_at=job.created_at,
+            input_refs=list(job.inputs),
+            secret_refs=list(job.secrets),
         )
+
+    @strawberry.field(description="The inputs its runs read, in order.")
+    async def inputs(self, info: Info) -> list[JobInputRef]:
+        viewer = info.context.viewer
+        ids = [ref["id"] for ref in self.input_refs]
+        found = await load_visible(Input, ids, lambda i: can_see_input(viewer, i))
+        return [
+            JobInputRef(name=ref["name"], input=InputType.from_model(i) if i else None)
+            for ref, i in zip(self.input_refs, found, strict=True)
+        ]
+
+    @strawberry.field(description="The platform secrets its runs receive as variables.")
+    async def secrets(self, info: Info) -> list[JobSecretRef]:
+        viewer = info.context.viewer
+        ids = [ref["id"] for ref in self.secret_refs]
+        found = await load_visible(Secret, ids, lambda s: can_see(viewer, s))
+        return [
+            JobSecretRef(name=ref["name"], secret=SecretType.from_model(s) if s else None)
+            for ref, s in zip(self.secret_refs, found, strict=True)
+        ]
 
     @strawberry.field(description="The runs of this Job, newest first.")
     async def runs(
