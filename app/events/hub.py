@@ -143,6 +143,10 @@ class Hub(Generic[T]):
             sub._offer(item)
         return len(subs)
 
+    def topics(self) -> list[str]:
+        """The topics that have subscribers now."""
+        return list(self._topics)
+
     def subscriber_count(self, topic: str, *, waiting: bool = False) -> int:
         """How many subscribers a topic has (for metrics and tests); with `waiting`, only
         those waiting for the next item, having handled everything before it."""

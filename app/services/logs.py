@@ -48,6 +48,14 @@ Decisions (the why):
   client's cursor (window or database), then emit live batches newer than what was sent;
   batches are stored before they are published and published in `seq` order, so a line is
   always in the database or the window, or in the feed.
+- **Replicas.** Only the holder of the logs Lease (`app.kube.lease`, set by the platform)
+  follows pods and archives: two followers of one pod would number the same lines twice. A
+  replica that does not lead serves its subscribers from the database: while a run has
+  subscribers there, it reads the lines the leader stored every `TAIL_SECONDS` and publishes
+  them as the writer would (`_tail`). A subscriber that sees a gap in `seq` (lines stored while
+  leadership moved) reads it from the database before going on. A leader that steps down
+  stops its followers, stores and publishes what they read, then lets the Lease go; the next
+  one resumes every unfinished stream as after a restart.
 - **Archive.** When the run is terminal and every one of its streams ended: the archive is
   written, `LogArchive` recorded, and subscribers told the log is complete. The platform never
   deletes Kubernetes Jobs today; a future cleanup must wait for `LogArchive` to exist (and for
@@ -90,6 +98,8 @@ PENDING_LINES = 20_000
 # published once stored: its first lines go out while the rest is being written.
 STORE_LINES = 2000
 BACKLOG_BATCH = 500
+# How often a replica that does not lead looks for new lines of a run it has subscribers to.
+TAIL_SECONDS = 0.2
 SUBSCRIBER_BUFFER = 64
 # The latest published lines of each live run kept in memory: a subscriber that falls behind by
 # less than this (or joins late by less) catches up from memory instead of the database.
@@ -102,9 +112,12 @@ DOWNLOAD_URL_SECONDS = 3600
 Obj = dict[str, Any]
 
 
+_TOPIC_PREFIX = "logs:"
+
+
 def log_topic(run_id: UUID | str) -> str:
     """The hub topic carrying one run's log batches."""
-    return f"logs:{run_id}"
+    return f"{_TOPIC_PREFIX}{run_id}"
 
 
 def archive_key(run_id: UUID | str, container: str) -> str:
@@ -212,6 +225,21 @@ def _take(
     return groups, count
 
 
+def _split(lines: list[StoredLine]) -> list[list[StoredLine]]:
+    """Lines in `seq` order as batches: one container and attempt each, at most MAX_BATCH."""
+    batches: list[list[StoredLine]] = []
+    for line in lines:
+        last = batches[-1][-1] if batches else None
+        if (
+            last is None
+            or (last.container, last.attempt) != (line.container, line.attempt)
+            or len(batches[-1]) >= MAX_BATCH
+        ):
+            batches.append([])
+        batches[-1].append(line)
+    return batches
+
+
 async def _insert_lines(run_id: str, lines: list[StoredLine]) -> None:
     """One INSERT of many rows (`executemany`, in one transaction): no model object per row."""
     db = LogLine._meta.db
@@ -264,6 +292,10 @@ class LogService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
+        # Whether this replica holds the logs Lease: only then does it follow pods and archive
+        # (`set_leading`); otherwise its subscribers' lines come from the database (`_tail`).
+        self.leading = False
+        self._tailers: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -295,6 +327,7 @@ class LogService:
         self._stopping = False
         self.followers.clear()
         self._tasks.clear()
+        self._tailers.clear()
         # Sequence numbers are read from the database again: an insert may have been cut short.
         self._runs.clear()
         if self._api is not None:
@@ -316,7 +349,7 @@ class LogService:
         meta = pod.get("metadata") or {}
         run_id = (meta.get("labels") or {}).get(RUN_ID)
         uid = meta.get("uid")
-        if run_id is None or uid is None or self._api is None:
+        if run_id is None or uid is None or self._api is None or not self.leading:
             return
         for container, started in _container_names(pod):
             key = (uid, container)
@@ -489,22 +522,50 @@ class LogService:
             newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
             run.next_seq = (newest.seq if newest is not None else 0) + 1
         seq = run.next_seq
-        batches: list[list[StoredLine]] = []
+        stored: list[StoredLine] = []
         for container, attempt, lines in groups:
-            last = batches[-1][-1] if batches else None
-            if last is None or (last.container, last.attempt) != (container, attempt):
-                batches.append([])
             for line in lines:
-                if len(batches[-1]) >= MAX_BATCH:
-                    batches.append([])
-                batches[-1].append(StoredLine(seq, container, attempt, line.ts, line.text))
+                stored.append(StoredLine(seq, container, attempt, line.ts, line.text))
                 seq += 1
-        await _insert_lines(run_id, [line for batch in batches for line in batch])
+        await _insert_lines(run_id, stored)
         run.next_seq = seq
-        for stored in batches:
-            batch = LogBatch(run_id, stored)
+        self._publish(run_id, run, stored)
+
+    def _publish(self, run_id: str, run: _RunLog, lines: list[StoredLine]) -> None:
+        """Publish stored lines in batches of one container and at most MAX_BATCH lines."""
+        for part in _split(lines):
+            batch = LogBatch(run_id, part)
             run.remember(batch)
             self.hub.publish(log_topic(run_id), batch)
+
+    # -- serving from the database (a replica that does not lead) ---------------------------
+
+    def _ensure_tailer(self, run_id: str) -> None:
+        task = self._tailers.get(run_id)
+        if not self.leading and (task is None or task.done()) and not self._stopping:
+            self._tailers[run_id] = task = asyncio.create_task(self._tail(run_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _tail(self, run_id: str) -> None:
+        """While another replica leads and this one has subscribers to the run: publish the
+        lines the leader stores, as its writer does, then the log's completion once archived.
+        Subscribers fill any gap (lines stored before this started) from the database."""
+        topic, run = log_topic(run_id), self._run(run_id)
+        newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
+        after = newest.seq if newest is not None else 0
+        while not self.leading and self.hub.subscriber_count(topic):
+            lines = await self.lines(run_id, after=after, limit=STORE_LINES)
+            if lines:
+                after = lines[-1].seq
+                self._publish(run_id, run, lines)
+                continue
+            if await LogArchive.exists(run_id=run_id):
+                if not await self.lines(run_id, after=after, limit=1):
+                    self.hub.publish(topic, LogComplete(run_id, after))
+                    return
+                continue
+            await asyncio.sleep(TAIL_SECONDS)
 
     # -- end of a run -----------------------------------------------------------------------
 
@@ -513,25 +574,53 @@ class LogService:
 
     async def _watch_runs(self, runs_hub: Hub[Run]) -> None:
         with runs_hub.subscribe(ALL_RUNS_TOPIC) as feed:
-            if self._tracker is not None:
-                # Runs that ended while no API was up: archive them once the pods are listed.
-                await self._tracker.wait_synced()
-                self._spawn(self.sweep())
             while True:
                 try:
                     batch = await feed.next_batch()
                 except Lagged:
-                    self._spawn(self.sweep())
+                    if self.leading:
+                        self._spawn(self.sweep())
                     continue
                 for run in batch:
-                    if run.status.terminal:
+                    if run.status.terminal and self.leading:
                         self._spawn(self._maybe_archive(str(run.id)))
+
+    async def set_leading(self, leading: bool) -> None:
+        """This replica starts or stops holding the logs Lease (`app.kube.lease`).
+
+        Leading: follow every pod's containers (resuming what is stored, as after a restart)
+        and archive the runs that ended meanwhile. No longer leading: stop following (the new
+        leader resumes the streams) and serve subscribers from the database.
+        """
+        self.leading = leading
+        if leading:
+            if self._tracker is not None:
+                await self._tracker.wait_synced()
+            for pod in list(self._pods().values()):
+                await self.on_pod("MODIFIED", pod)
+            self._spawn(self.sweep())
+            return
+        followers = list(self.followers.values())
+        for task in followers:
+            task.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
+        # What they read is stored and published before the Lease goes (a writer is never cut
+        # off inside its INSERT's transaction); then the numbers are the new leader's.
+        for run_id, run in list(self._runs.items()):
+            await self._drained(run_id)
+            if run.writer is not None:
+                run.writer.cancel()
+                await asyncio.gather(run.writer, return_exceptions=True)
+        self._runs.clear()
+        for topic in self.hub.topics():
+            if topic.startswith(_TOPIC_PREFIX):
+                self._ensure_tailer(topic.removeprefix(_TOPIC_PREFIX))
 
     async def _maybe_archive(self, run_id: str) -> None:
         """Archive the run's log if it is terminal and every stream of it ended."""
         lock = self._run_locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            if self.active_followers(run_id):
+            if not self.leading or self.active_followers(run_id):
                 return
             run = await Run.get_or_none(id=run_id)
             if run is None or not run.status.terminal:
@@ -641,13 +730,14 @@ class LogService:
         """
         run_id = str(run_id)
         with self.hub.subscribe(log_topic(run_id), buffer=self.buffer) as feed:
+            self._ensure_tailer(run_id)  # if another replica leads
             complete = await LogArchive.exists(run_id=run_id)
             lagged, catch_up = False, True
 
             def deliver(item: Item) -> bool:
                 nonlocal after, lagged
-                if send is None or isinstance(item, LogComplete):
-                    return False
+                if send is None or isinstance(item, LogComplete) or item.lines[0].seq > after + 1:
+                    return False  # the end, or a gap: for the subscriber's own task
                 if (out := _after(item, after, container, lagged)) is not None:
                     if not send(out):
                         return False
@@ -687,7 +777,12 @@ class LogService:
                 for item in items:
                     if isinstance(item, LogComplete):
                         # Whatever this subscriber has not seen yet is in the database.
-                        complete, catch_up = True, after < item.last_seq
+                        complete, catch_up = True, catch_up or after < item.last_seq
+                        continue
+                    if catch_up or item.lines[0].seq > after + 1:
+                        # A gap: lines stored while another replica led, before this one
+                        # published; they (and what follows) are read from the database.
+                        catch_up = True
                         continue
                     if (out := _after(item, after, container, lagged)) is not None:
                         yield out

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 
 from kubernetes_asyncio import client
@@ -20,6 +22,7 @@ from app.domain.jobspec import Limits
 from app.domain.priority import Priority, priority_class_manifest
 from app.events.hub import Hub
 from app.kube.client import connect
+from app.kube.lease import LeaseElector
 from app.kube.manifests import ManifestSettings
 from app.services.logs import LogService
 from app.services.tracker import RunTracker
@@ -28,6 +31,9 @@ from app.storage.base import ObjectStore
 from app.storage.factory import build_store
 
 log = logging.getLogger(__name__)
+
+# The Lease whose holder, among the API's replicas, follows and archives logs.
+LOGS_LEASE = "walkai-jobs-logs"
 
 
 @dataclass
@@ -45,6 +51,8 @@ class Platform:
     logs: LogService = field(init=False)
     # Open websockets by credential, login attempts, account mail (app/auth).
     auth: AuthState = field(default_factory=AuthState)
+    # Competes for the logs Lease: the holder follows pods' logs and archives them.
+    elector: LeaseElector | None = None
     # Where the database was opened: Tortoise keeps connections per context, and tasks started
     # from there (the watches, the log followers) share them; stop() closes them there.
     _db_context: contextvars.Context | None = field(default=None, init=False, repr=False)
@@ -103,9 +111,17 @@ class Platform:
         )
         self.logs.start(self.api, self.settings.namespace, self.tracker, self.hub)
         await self.tracker.start()
+        identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.elector = LeaseElector(
+            self.api, self.settings.namespace, LOGS_LEASE, identity, self.logs.set_leading
+        )
+        self.elector.start()
 
     async def stop(self) -> None:
         """Stop following runs and close connections."""
+        if self.elector is not None:
+            await self.elector.stop()  # released: another replica takes over at once
+            self.elector = None
         if self.tracker is not None:
             await self.tracker.stop()
         await self.logs.stop()

@@ -491,6 +491,7 @@ class ApiServer:
         stats.open_log_streams += 1
         stats.open_log_streams_by_pod[key] = stats.open_log_streams_by_pod.get(key, 0) + 1
         stop = asyncio.ensure_future(self._stopping.wait())
+        step: asyncio.Future[bytes] | None = None
         try:
             try:
                 yield await first
@@ -510,6 +511,9 @@ class ApiServer:
             stop.cancel()
             stats.open_log_streams -= 1
             stats.open_log_streams_by_pod[key] -= 1
+            if step is not None and not step.done():  # the client went away mid-read
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -29,6 +29,10 @@ CALLS: dict[str, tuple[str, str, str] | None] = {
     "replace_namespaced_secret": ("", "secrets", "update"),
     "delete_namespaced_secret": ("", "secrets", "delete"),
     "create_priority_class": ("scheduling.k8s.io", "priorityclasses", "create"),
+    # The logs Lease (app/kube/lease.py): one replica follows and archives logs.
+    "read_namespaced_lease": ("coordination.k8s.io", "leases", "get"),
+    "create_namespaced_lease": ("coordination.k8s.io", "leases", "create"),
+    "replace_namespaced_lease": ("coordination.k8s.io", "leases", "update"),
     # Only with WALKAI_CREATE_NAMESPACE (dev and tests); production's namespace is deploy/'s.
     "create_namespace": None,
 }

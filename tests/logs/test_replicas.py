@@ -1,0 +1,103 @@
+"""Two API replicas: one follows the pods (the logs Lease's holder), both serve subscribers.
+
+The second replica is a whole app and platform under its own uvicorn, on the same database,
+cluster and namespace (Tortoise is process-wide: it shares this process's connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+
+from app.server import create_app
+from app.services.platform import Platform
+from tests.logs.conftest import RUN_LOGS, all_pages, expected, lines_of, printing, start_run
+from tests.support.api import Api
+from tests.support.graphql import subscribe
+
+
+async def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+@asynccontextmanager
+async def replica(api: Api) -> AsyncIterator[tuple[str, Platform]]:
+    """Another replica of the API; its websocket URL and platform."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("app.services.platform.open_database", _nothing)
+        patch.setattr("app.services.platform.close_database", _nothing)
+        app = create_app(api.platform.settings)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        platform: Platform = app.state.platform
+        assert platform.tracker is not None
+        await platform.tracker.wait_synced()
+        try:
+            port = server.servers[0].sockets[0].getsockname()[1]
+            yield f"ws://127.0.0.1:{port}/graphql", platform
+        finally:
+            server.should_exit = True
+            await task
+
+
+async def texts_from(ws_url: str, api: Api, run_id: str) -> list[str]:
+    async with subscribe(ws_url, RUN_LOGS, {"runId": run_id}, token=api.token) as sub:
+        batches = await asyncio.wait_for(sub.collect(), 90)
+    return [line["text"] for line in lines_of([b["runLogs"] for b in batches])]
+
+
+async def until(condition: Any, timeout: float = 30) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_the_replica_that_does_not_lead_serves_live_logs_without_following(
+    api: Api,
+) -> None:
+    async with replica(api) as (ws_url, other):
+        assert api.platform.logs.leading and not other.logs.leading
+        run_id = await start_run(api, printing(200, sleep=0.01))
+        here, there = await asyncio.gather(
+            texts_from(api.ws_url, api, run_id), texts_from(ws_url, api, run_id)
+        )
+        assert other.logs.followers == {}, "only the Lease's holder follows pods"
+    assert here == there == expected(200)
+
+
+async def test_when_the_leader_steps_down_the_other_follows_on_and_nobody_misses_a_line(
+    api: Api,
+) -> None:
+    elector = api.platform.elector
+    assert elector is not None
+    try:
+        async with replica(api) as (ws_url, other):
+            run_id = await start_run(api, printing(300, sleep=0.02))
+            here = asyncio.create_task(texts_from(api.ws_url, api, run_id))
+            there = asyncio.create_task(texts_from(ws_url, api, run_id))
+            await until(lambda: api.platform.logs.followers)  # lines are flowing
+            await asyncio.sleep(1)
+            await elector.stop()  # this replica stops (as on a rollout): the other takes over
+            await until(lambda: other.logs.leading)
+            assert not api.platform.logs.leading and api.platform.logs.followers == {}
+            texts = await asyncio.gather(here, there)
+    finally:
+        elector.start()
+        await until(lambda: api.platform.logs.leading)
+    assert texts == [expected(300), expected(300)]
+    pages = await all_pages(api, run_id, 1000)
+    assert [line["text"] for line in pages] == expected(300)
+    assert len({line["cursor"] for line in pages}) == 300  # each line stored once
