@@ -760,10 +760,14 @@ class LogService:
                             after = batch.last_seq
                         catch_up = False
                         break
-                    page = await self.lines(run_id, after=after, container=container)
-                    if page:
-                        yield LogBatch(run_id, page, lagged=lagged)
+                    # Every container's lines, so that `after` passes the others' too: a live
+                    # batch that does not follow on from it is a gap to read (below).
+                    page = await self.lines(run_id, after=after)
+                    mine = [line for line in page if container in (None, line.container)]
+                    if mine:
+                        yield LogBatch(run_id, mine, lagged=lagged)
                         lagged = False
+                    if page:
                         after = page[-1].seq
                     catch_up = len(page) == BACKLOG_BATCH
                 if complete:

@@ -11,7 +11,7 @@ import httpx
 
 from app.storage.s3 import S3ObjectStore
 from tests.artifacts.flows import CREATE_JOB, artifacts, download, submit, wait_outputs
-from tests.logs.conftest import all_pages
+from tests.logs.conftest import all_pages, follow_logs, lines_of
 from tests.support.api import Api
 
 CREATE_INPUT = """
@@ -117,6 +117,9 @@ async def test_a_run_reads_its_inputs(stack: Api) -> None:
     uploaded = await all_pages(stack, run_id, 100, container="outputs")
     assert {line["stream"] for line in fetched + uploaded} == {"inputs", "outputs"}
     assert await all_pages(stack, run_id, 100, container="nonexistent") == []
+    # The subscription, filtered the same way, says the same.
+    assert lines_of(await follow_logs(stack, run_id, container="inputs")) == fetched
+    assert lines_of(await follow_logs(stack, run_id, container="outputs")) == uploaded
 
 
 async def test_promoted_outputs_become_an_input_and_can_be_deleted(stack: Api) -> None:

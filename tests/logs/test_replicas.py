@@ -51,8 +51,9 @@ async def replica(api: Api) -> AsyncIterator[tuple[str, Platform]]:
             await task
 
 
-async def texts_from(ws_url: str, api: Api, run_id: str) -> list[str]:
-    async with subscribe(ws_url, RUN_LOGS, {"runId": run_id}, token=api.token) as sub:
+async def texts_from(ws_url: str, api: Api, run_id: str, container: str | None = None) -> list[str]:
+    variables = {"runId": run_id, "container": container}
+    async with subscribe(ws_url, RUN_LOGS, variables, token=api.token) as sub:
         batches = await asyncio.wait_for(sub.collect(), 90)
     return [line["text"] for line in lines_of([b["runLogs"] for b in batches])]
 
@@ -71,11 +72,13 @@ async def test_the_replica_that_does_not_lead_serves_live_logs_without_following
     async with replica(api) as (ws_url, other):
         assert api.platform.logs.leading and not other.logs.leading
         run_id = await start_run(api, printing(200, sleep=0.01))
-        here, there = await asyncio.gather(
-            texts_from(api.ws_url, api, run_id), texts_from(ws_url, api, run_id)
+        here, there, main = await asyncio.gather(
+            texts_from(api.ws_url, api, run_id),
+            texts_from(ws_url, api, run_id),
+            texts_from(ws_url, api, run_id, container="main"),
         )
         assert other.logs.followers == {}, "only the Lease's holder follows pods"
-    assert here == there == expected(200)
+    assert here == there == main == expected(200)
 
 
 async def test_when_the_leader_steps_down_the_other_follows_on_and_nobody_misses_a_line(
