@@ -179,6 +179,8 @@ class PodWorker:
         self.done = asyncio.Event()
         self.mounts: dict[str, str] = {}
         self.task: asyncio.Task[None] | None = None
+        # Sidecars' supervisors: they end with the pod (`run`'s finally).
+        self._supervisors: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -200,6 +202,9 @@ class PodWorker:
             self._kill_all(signal.SIGKILL)
             self._finish()
         finally:
+            for supervisor in self._supervisors:
+                supervisor.cancel()
+            await asyncio.gather(*self._supervisors, return_exceptions=True)
             for run in self.inits + self.mains:
                 if run.writer is not None:
                     run.writer.close()
@@ -395,7 +400,7 @@ class PodWorker:
             if run.sidecar:
                 if not await self._start(run):
                     return False
-                asyncio.get_running_loop().create_task(self._supervise_sidecar(run))
+                self._supervisors.add(asyncio.create_task(self._supervise_sidecar(run)))
                 continue
             while True:
                 code = await self._run_once(run)
