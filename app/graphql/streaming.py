@@ -69,6 +69,9 @@ class SharedSender:
         sent, or on its way in order; False: the operation's own task must handle it (not
         shared, an earlier message still on its way, or the send failed: it fails again there,
         where the protocol handles it)."""
+        operation = self._operation
+        if operation.handler.operations.get(operation.id) is not operation:
+            return False  # the client completed it: its task, being cancelled, sends no more
         sending = self._sending
         if sending is not None:
             if not sending.done() or sending.cancelled() or sending.exception() is not None:
@@ -78,7 +81,7 @@ class SharedSender:
         if payload is None:
             return False
         try:
-            self._sending = start_now(self._operation.send_operation_message(self._next(payload)))
+            self._sending = start_now(operation.send_operation_message(self._next(payload)))
         except Exception:
             return False
         return True

@@ -56,43 +56,60 @@ class LeaseElector:
         self.duration = duration_seconds
         self.renew_deadline = renew_deadline_seconds
         self.retry = retry_seconds
+        # A request that hangs must not outlive the renew deadline.
+        self._timeout = renew_deadline_seconds / 2
         self.leading = False
         self._renewed = 0.0  # when this replica last renewed (monotonic)
         self._seen: tuple[Any, ...] | None = None  # the record as last read
         self._seen_at = 0.0  # when it last changed (monotonic)
         self._task: asyncio.Task[None] | None = None
+        self._changing: asyncio.Task[None] | None = None  # telling `on_change`
 
     def start(self) -> None:
         """Start competing for the Lease."""
         self._task = asyncio.create_task(self._run(), name=f"lease-{self.name}")
 
     async def stop(self) -> None:
-        """Stop competing; release the Lease if held (another replica takes over at once)."""
+        """Stop competing; release the Lease if held (another replica takes over at once),
+        once `on_change(False)` has run."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.leading:
-            await self._set_leading(False)
+        held = self.leading
+        if held:
+            self._change(False)
+        if self._changing is not None:
+            await self._changing
+        if held:
             with contextlib.suppress(Exception):
                 await self._release()
 
     async def _run(self) -> None:
         while True:
+            attempt = time.monotonic()
             try:
                 held = await self._try_acquire_or_renew()
-            except Exception as exc:  # the API is unreachable: keep what we have, for now
+            except Exception as exc:  # unreachable: keep leading until the renew deadline
                 log.warning("lease %s: %r", self.name, exc)
-                held = self.leading and time.monotonic() - self._renewed < self.renew_deadline
-            if held:
-                self._renewed = time.monotonic()
+                held = self.leading and attempt - self._renewed < self.renew_deadline
+            else:
+                if held:
+                    self._renewed = attempt  # when the request left: never later than it was
             if held != self.leading:
-                await self._set_leading(held)
+                self._change(held)
             await asyncio.sleep(self.retry)
 
-    async def _set_leading(self, leading: bool) -> None:
+    def _change(self, leading: bool) -> None:
+        """Tell `on_change`, after the changes before, in a task of its own: renewing goes on
+        meanwhile (starting to lead may wait for the cluster to be listed)."""
         self.leading = leading
+        self._changing = asyncio.create_task(self._tell(self._changing, leading))
+
+    async def _tell(self, previous: asyncio.Task[None] | None, leading: bool) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
         log.info("lease %s: %s leads %s", self.name, self.identity, "now" if leading else "no more")
         try:
             await self._on_change(leading)
@@ -102,7 +119,9 @@ class LeaseElector:
     async def _try_acquire_or_renew(self) -> bool:
         now = datetime.now(UTC)
         try:
-            lease = await self._leases.read_namespaced_lease(self.name, self.namespace)
+            lease = await self._leases.read_namespaced_lease(
+                self.name, self.namespace, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -142,10 +161,12 @@ class LeaseElector:
         """Create or replace the Lease; False if another replica wrote it first (409)."""
         try:
             if create:
-                await self._leases.create_namespaced_lease(self.namespace, cast(Any, body))
+                await self._leases.create_namespaced_lease(
+                    self.namespace, cast(Any, body), _request_timeout=self._timeout
+                )
             else:
                 await self._leases.replace_namespaced_lease(
-                    self.name, self.namespace, cast(Any, body)
+                    self.name, self.namespace, cast(Any, body), _request_timeout=self._timeout
                 )
         except ApiException as exc:
             if exc.status == 409:
@@ -154,7 +175,9 @@ class LeaseElector:
         return True
 
     async def _release(self) -> None:
-        lease = await self._leases.read_namespaced_lease(self.name, self.namespace)
+        lease = await self._leases.read_namespaced_lease(
+            self.name, self.namespace, _request_timeout=self._timeout
+        )
         if lease.spec.holder_identity != self.identity:
             return
         body = self._body(datetime.now(UTC), transitions=lease.spec.lease_transitions or 0,

@@ -65,6 +65,7 @@ Decisions (the why):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import logging
@@ -100,6 +101,9 @@ STORE_LINES = 2000
 BACKLOG_BATCH = 500
 # How often a replica that does not lead looks for new lines of a run it has subscribers to.
 TAIL_SECONDS = 0.2
+# A leader stepping down waits at most this long for its writers and archives (the Lease's
+# renew deadline is 10 s, its duration 15 s).
+STEP_DOWN_SECONDS = 4.0
 SUBSCRIBER_BUFFER = 64
 # The latest published lines of each live run kept in memory: a subscriber that falls behind by
 # less than this (or joins late by less) catches up from memory instead of the database.
@@ -296,6 +300,7 @@ class LogService:
         # (`set_leading`); otherwise its subscribers' lines come from the database (`_tail`).
         self.leading = False
         self._tailers: dict[str, asyncio.Task[None]] = {}
+        self._archiving: set[asyncio.Task[Any]] = set()  # archives under way
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -502,8 +507,14 @@ class LogService:
             try:
                 await self._store(run_id, run, groups)
             except Exception:
-                # Nothing was published: the same lines get the same numbers on the next try.
                 log.exception("log %s: storing lines failed", run_id)
+                if not self.leading:
+                    # Another replica leads (or will): it reads these lines again from the
+                    # cluster, under its own numbers.
+                    run.pending.clear()
+                    run.pending_lines = 0
+                    continue
+                # Nothing was published: the same lines get the same numbers on the next try.
                 run.pending[:0] = groups
                 run.pending_lines += count
                 await asyncio.sleep(delay)
@@ -545,27 +556,48 @@ class LogService:
         if not self.leading and (task is None or task.done()) and not self._stopping:
             self._tailers[run_id] = task = asyncio.create_task(self._tail(run_id))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._tailer_done, run_id))
+
+    def _tailer_done(self, run_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tailers.get(run_id) is task:
+            del self._tailers[run_id]
 
     async def _tail(self, run_id: str) -> None:
         """While another replica leads and this one has subscribers to the run: publish the
         lines the leader stores, as its writer does, then the log's completion once archived.
-        Subscribers fill any gap (lines stored before this started) from the database."""
-        topic, run = log_topic(run_id), self._run(run_id)
-        newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
-        after = newest.seq if newest is not None else 0
+        Subscribers fill any gap (lines stored before this started) from the database; no
+        window is kept here, since what this publishes need not follow on from what it did
+        before it last stopped."""
+        topic = log_topic(run_id)
+        after, delay = None, TAIL_SECONDS
         while not self.leading and self.hub.subscriber_count(topic):
-            lines = await self.lines(run_id, after=after, limit=STORE_LINES)
-            if lines:
-                after = lines[-1].seq
-                self._publish(run_id, run, lines)
-                continue
-            if await LogArchive.exists(run_id=run_id):
-                if not await self.lines(run_id, after=after, limit=1):
-                    self.hub.publish(topic, LogComplete(run_id, after))
+            try:
+                if after is None:
+                    newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
+                    after = newest.seq if newest is not None else 0
+                if lines := await self.lines(run_id, after=after, limit=STORE_LINES):
+                    after = lines[-1].seq
+                    for part in _split(lines):
+                        self.hub.publish(topic, LogBatch(run_id, part))
+                    continue
+                if await self._publish_complete(run_id, after):
                     return
-                continue
-            await asyncio.sleep(TAIL_SECONDS)
+                delay = TAIL_SECONDS
+            except Exception:
+                log.exception("log %s: reading new lines failed", run_id)
+                delay = min(delay * 2, 5.0)
+            await asyncio.sleep(delay)
+
+    async def _publish_complete(self, run_id: str, after: int) -> bool:
+        """Tell the run's subscribers its log is whole, if it is archived and has nothing
+        after `after`."""
+        if not await LogArchive.exists(run_id=run_id):
+            return False
+        if await self.lines(run_id, after=after, limit=1):
+            return False
+        self.hub.publish(log_topic(run_id), LogComplete(run_id, after))
+        return True
 
     # -- end of a run -----------------------------------------------------------------------
 
@@ -588,36 +620,62 @@ class LogService:
     async def set_leading(self, leading: bool) -> None:
         """This replica starts or stops holding the logs Lease (`app.kube.lease`).
 
-        Leading: follow every pod's containers (resuming what is stored, as after a restart)
-        and archive the runs that ended meanwhile. No longer leading: stop following (the new
-        leader resumes the streams) and serve subscribers from the database.
+        Leading: once the pods are listed, follow every pod's containers (resuming what is
+        stored, as after a restart), archive the runs that ended meanwhile, and end the
+        subscriptions of runs archived before. No longer leading: stop following (the new
+        leader resumes the streams), store what was read and finish archives under way, then
+        serve subscribers from the database.
         """
-        self.leading = leading
         if leading:
             if self._tracker is not None:
                 await self._tracker.wait_synced()
+            self.leading = True
             for pod in list(self._pods().values()):
                 await self.on_pod("MODIFIED", pod)
             self._spawn(self.sweep())
+            for run_id in self._subscribed_runs():
+                # Archived by the previous leader: its LogComplete went to its own subscribers.
+                newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
+                await self._publish_complete(run_id, newest.seq if newest is not None else 0)
             return
+        self.leading = False
         followers = list(self.followers.values())
         for task in followers:
             task.cancel()
         await asyncio.gather(*followers, return_exceptions=True)
         # What they read is stored and published before the Lease goes (a writer is never cut
-        # off inside its INSERT's transaction); then the numbers are the new leader's.
+        # off inside its INSERT's transaction; one that cannot store drops its lines, which the
+        # next leader reads again); archives under way end. Then the numbers are the next
+        # leader's.
         for run_id, run in list(self._runs.items()):
-            await self._drained(run_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained(run_id), STEP_DOWN_SECONDS)
             if run.writer is not None:
                 run.writer.cancel()
                 await asyncio.gather(run.writer, return_exceptions=True)
+        if self._archiving:
+            await asyncio.wait(list(self._archiving), timeout=STEP_DOWN_SECONDS)
         self._runs.clear()
-        for topic in self.hub.topics():
-            if topic.startswith(_TOPIC_PREFIX):
-                self._ensure_tailer(topic.removeprefix(_TOPIC_PREFIX))
+        for run_id in self._subscribed_runs():
+            self._ensure_tailer(run_id)
+
+    def _subscribed_runs(self) -> list[str]:
+        """The runs whose logs have subscribers on this replica."""
+        return [
+            t.removeprefix(_TOPIC_PREFIX) for t in self.hub.topics() if t.startswith(_TOPIC_PREFIX)
+        ]
 
     async def _maybe_archive(self, run_id: str) -> None:
         """Archive the run's log if it is terminal and every stream of it ended."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._archiving.add(task)  # a leader stepping down lets it finish
+        try:
+            await self._archive_if_due(run_id)
+        finally:
+            self._archiving.discard(task)
+
+    async def _archive_if_due(self, run_id: str) -> None:
         lock = self._run_locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             if not self.leading or self.active_followers(run_id):
@@ -757,7 +815,7 @@ class LogService:
                             if (out := _after(batch, after, container, lagged)) is not None:
                                 yield out
                                 lagged = False
-                            after = batch.last_seq
+                            after = max(after, batch.last_seq)
                         catch_up = False
                         break
                     # Every container's lines, so that `after` passes the others' too: a live

@@ -104,3 +104,23 @@ async def test_when_the_leader_steps_down_the_other_follows_on_and_nobody_misses
     pages = await all_pages(api, run_id, 1000)
     assert [line["text"] for line in pages] == expected(300)
     assert len({line["cursor"] for line in pages}) == 300  # each line stored once
+
+
+async def test_a_client_of_the_other_replica_resumes_from_its_cursor_without_gaps(
+    api: Api,
+) -> None:
+    async with replica(api) as (ws_url, other):
+        run_id = await start_run(api, printing(150, sleep=0.02))
+        seen: list[dict[str, Any]] = []
+        async with subscribe(ws_url, RUN_LOGS, {"runId": run_id}, token=api.token) as sub:
+            while len(seen) < 20:
+                batch = await asyncio.wait_for(sub.next(), 60)
+                assert batch is not None
+                seen += batch["runLogs"]["lines"]
+        # Away long enough for this replica to stop reading the run; lines go on meanwhile.
+        await until(lambda: not other.logs._tailers)
+        await asyncio.sleep(0.5)
+        variables = {"runId": run_id, "after": seen[-1]["cursor"]}
+        async with subscribe(ws_url, RUN_LOGS, variables, token=api.token) as sub:
+            rest = lines_of([b["runLogs"] for b in await asyncio.wait_for(sub.collect(), 90)])
+    assert [line["text"] for line in seen + rest] == expected(150)
