@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from tests.api.operations import CREATE_JOB, JOBS, RUN_STATUS, job_input
+from tests.secrets.operations import CREATE_SECRET
 from tests.support.api import Api, QueryCounter
 
 NODE = """
@@ -102,3 +104,29 @@ async def test_gpu_profiles_are_the_configured_ones_smallest_first(api: Api) -> 
         "computeSlices": 7,
         "gpuModel": "A100-80GB",
     }
+
+
+JOBS_SECRETS = """
+query($first: Int) { jobs(first: $first) { edges { node { secrets { name secret { id } } } } } }
+"""
+
+
+async def test_the_secrets_of_a_page_of_jobs_are_read_in_one_query(
+    api: Api, sql_queries: QueryCounter
+) -> None:
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    created = await api.gql(CREATE_SECRET, {"name": name, "data": [{"key": "K", "value": "v"}]})
+    secret_id = created["createSecret"]["secret"]["id"]
+    for i in range(10):
+        payload = (
+            await api.gql(
+                CREATE_JOB,
+                {"input": job_input(name=f"sec-{i}", command=["true"], secretNames=[name])},
+            )
+        )["createJob"]
+        assert payload["userErrors"] == []
+    page = await api.http.execute(JOBS_SECRETS, {"first": 10}, headers=sql_queries.headers)
+    nodes = [e["node"] for e in page["data"]["jobs"]["edges"]]
+    assert nodes == [{"secrets": [{"name": name, "secret": {"id": secret_id}}]}] * 10
+    # The jobs, then their secrets: one query each, whatever the page size.
+    assert len(sql_queries.statements) <= 2, sql_queries.statements

@@ -10,14 +10,12 @@ import strawberry
 from strawberry import relay
 
 from app.auth.policy import can_see, can_see_input, can_see_job
-from app.db.auth_models import Secret
 from app.db.models import Job
-from app.db.storage_models import Input
 from app.domain.priority import Priority
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.inputs.types import InputType
-from app.graphql.nodes import load_visible, parse_uuid
+from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
     After,
     First,
@@ -119,20 +117,24 @@ class JobType(relay.Node):
     @strawberry.field(description="The inputs its runs read, in order.")
     async def inputs(self, info: Info) -> list[JobInputRef]:
         viewer = info.context.viewer
-        ids = [ref["id"] for ref in self.input_refs]
-        found = await load_visible(Input, ids, lambda i: can_see_input(viewer, i))
+        found = await info.context.jobs.inputs.load_many([UUID(r["id"]) for r in self.input_refs])
         return [
-            JobInputRef(name=ref["name"], input=InputType.from_model(i) if i else None)
+            JobInputRef(
+                name=ref["name"],
+                input=InputType.from_model(i) if i and can_see_input(viewer, i) else None,
+            )
             for ref, i in zip(self.input_refs, found, strict=True)
         ]
 
     @strawberry.field(description="The platform secrets its runs receive as variables.")
     async def secrets(self, info: Info) -> list[JobSecretRef]:
         viewer = info.context.viewer
-        ids = [ref["id"] for ref in self.secret_refs]
-        found = await load_visible(Secret, ids, lambda s: can_see(viewer, s))
+        found = await info.context.jobs.secrets.load_many([UUID(r["id"]) for r in self.secret_refs])
         return [
-            JobSecretRef(name=ref["name"], secret=SecretType.from_model(s) if s else None)
+            JobSecretRef(
+                name=ref["name"],
+                secret=SecretType.from_model(s) if s and can_see(viewer, s) else None,
+            )
             for ref, s in zip(self.secret_refs, found, strict=True)
         ]
 
