@@ -121,7 +121,10 @@ def start_now(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         waited = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.ensure_future(_finish(coro, waited))
+    task = asyncio.ensure_future(_finish(coro, waited))
+    # However the task ends (even cancelled before its first step), `coro` ends with it.
+    task.add_done_callback(lambda _: coro.close())
+    return task
 
 
 async def _finish(coro: Coroutine[Any, Any, None], waited: Any) -> None:
@@ -137,6 +140,8 @@ async def _finish(coro: Coroutine[Any, Any, None], waited: Any) -> None:
                 await asyncio.wait((waited,))
         except asyncio.CancelledError as error:
             cancelled = error
+            if waited is not None:
+                waited.cancel()  # as a task cancels what it awaits
         try:
             waited = coro.send(None) if cancelled is None else coro.throw(cancelled)
         except StopIteration:

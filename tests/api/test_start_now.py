@@ -80,3 +80,21 @@ async def test_cancelling_its_task_cancels_the_coroutine_where_it_waits() -> Non
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == ["cleaned up"]
+
+
+async def test_cancelled_before_it_ran_the_coroutine_still_ends() -> None:
+    ended: list[str] = []
+    never = asyncio.Event()
+
+    async def send() -> None:
+        try:
+            await never.wait()
+        finally:
+            ended.append("ended")
+
+    task = start_now(send())
+    assert task is not None
+    task.cancel()  # before the loop ever ran it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ended == ["ended"]
