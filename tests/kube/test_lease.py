@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes_asyncio import client
@@ -16,6 +14,7 @@ from kubernetes_asyncio import client
 from app.kube.client import connect
 from app.kube.lease import LeaseElector
 from tests.support.kubectl import kubectl
+from tests.support.servers import until
 
 NAMESPACE = "default"
 
@@ -40,15 +39,6 @@ class Replica:
         self.changes.append(leading)
 
 
-async def until(condition: Any, timeout: float = 10) -> float:
-    """Seconds until `condition()` holds."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 async def holder(kubeconfig: Path, lease: str) -> str:
     out = await kubectl(kubeconfig, "get", "lease", lease, "-o", "json", namespace=NAMESPACE)
     return str(json.loads(out)["spec"].get("holderIdentity") or "")
@@ -57,14 +47,20 @@ async def holder(kubeconfig: Path, lease: str) -> str:
 FAST = {"duration_seconds": 1.0, "renew_deadline_seconds": 0.7, "retry_seconds": 0.1}
 
 
-async def test_one_replica_leads_and_hands_over_when_it_stops(
-    kube: client.ApiClient, kubeconfig: Path
-) -> None:
+async def a_leads_b_waits(kube: client.ApiClient) -> tuple[str, Replica, Replica]:
+    """A fresh Lease held by replica a, and replica b competing for it."""
     lease = f"test-{uuid.uuid4().hex[:8]}"
     a, b = Replica(kube, lease, "replica-a", **FAST), Replica(kube, lease, "replica-b", **FAST)
     a.elector.start()
     await until(lambda: a.elector.leading)
     b.elector.start()
+    return lease, a, b
+
+
+async def test_one_replica_leads_and_hands_over_when_it_stops(
+    kube: client.ApiClient, kubeconfig: Path
+) -> None:
+    lease, a, b = await a_leads_b_waits(kube)
     await asyncio.sleep(0.5)  # several of b's tries: the Lease is held and renewed
     assert (a.changes, b.changes) == ([True], [])
     assert await holder(kubeconfig, lease) == "replica-a"
@@ -79,11 +75,7 @@ async def test_one_replica_leads_and_hands_over_when_it_stops(
 async def test_a_holder_that_vanishes_is_replaced_once_the_lease_expires(
     kube: client.ApiClient, kubeconfig: Path
 ) -> None:
-    lease = f"test-{uuid.uuid4().hex[:8]}"
-    a, b = Replica(kube, lease, "replica-a", **FAST), Replica(kube, lease, "replica-b", **FAST)
-    a.elector.start()
-    await until(lambda: a.elector.leading)
-    b.elector.start()
+    lease, a, b = await a_leads_b_waits(kube)
     await asyncio.sleep(0.3)
     # a's process dies: no more renewals, no release.
     assert a.elector._task is not None

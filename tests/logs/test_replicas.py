@@ -11,44 +11,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
-import uvicorn
-
-from app.server import create_app
 from app.services.platform import Platform
 from tests.logs.conftest import RUN_LOGS, all_pages, expected, lines_of, printing, start_run
 from tests.support.api import Api
 from tests.support.graphql import subscribe
-
-
-async def _nothing(*args: Any, **kwargs: Any) -> None:
-    return None
+from tests.support.servers import serve, until
 
 
 @asynccontextmanager
 async def replica(api: Api) -> AsyncIterator[tuple[str, Platform]]:
     """Another replica of the API; its websocket URL and platform."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("app.services.platform.open_database", _nothing)
-        patch.setattr("app.services.platform.close_database", _nothing)
-        app = create_app(api.platform.settings)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        platform: Platform = app.state.platform
-        assert platform.tracker is not None
-        await platform.tracker.wait_synced()
-        try:
-            port = server.servers[0].sockets[0].getsockname()[1]
-            yield f"ws://127.0.0.1:{port}/graphql", platform
-        finally:
-            server.should_exit = True
-            await task
+    async with serve(api.platform.settings, share_database=True) as served:
+        yield served.ws_url, served.platform
 
 
 async def texts_from(ws_url: str, api: Api, run_id: str, container: str | None = None) -> list[str]:
@@ -56,14 +30,6 @@ async def texts_from(ws_url: str, api: Api, run_id: str, container: str | None =
     async with subscribe(ws_url, RUN_LOGS, variables, token=api.token) as sub:
         batches = await asyncio.wait_for(sub.collect(), 90)
     return [line["text"] for line in lines_of([b["runLogs"] for b in batches])]
-
-
-async def until(condition: Any, timeout: float = 30) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_the_replica_that_does_not_lead_serves_live_logs_without_following(

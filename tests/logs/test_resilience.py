@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 import websockets
 
-from app.server import create_app
-from app.services.platform import Platform
 from tests.logs.conftest import (
     RUN_LOGS,
     all_pages,
@@ -27,6 +24,7 @@ from tests.logs.conftest import (
 )
 from tests.support.api import Api
 from tests.support.graphql import subscribe
+from tests.support.servers import serve
 
 
 async def first_lines(api: Api, run_id: str, at_least: int) -> tuple[list[dict[str, Any]], str]:
@@ -73,28 +71,6 @@ async def test_long_lines_are_split_and_invalid_utf8_is_replaced(api: Api) -> No
     ]
 
 
-@asynccontextmanager
-async def second_api(platform_settings: Any) -> AsyncIterator[str]:
-    """Another API process-alike (app, platform, uvicorn) on the same database; its ws URL."""
-    app = create_app(platform_settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    platform: Platform = app.state.platform
-    assert platform.tracker is not None
-    await platform.tracker.wait_synced()
-    try:
-        yield f"ws://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/graphql"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def test_an_api_restarted_mid_run_loses_and_duplicates_nothing(api: Api) -> None:
     run_id = await start_run(api, printing(500, sleep=0.01))
     seen, cursor = await first_lines(api, run_id, 30)
@@ -105,8 +81,8 @@ async def test_an_api_restarted_mid_run_loses_and_duplicates_nothing(api: Api) -
         await asyncio.sleep(0.5)
         variables = {"runId": run_id, "after": cursor}
         async with (
-            second_api(api.platform.settings) as ws_url,
-            subscribe(ws_url, RUN_LOGS, variables, token=api.token) as sub,
+            serve(api.platform.settings) as served,
+            subscribe(served.ws_url, RUN_LOGS, variables, token=api.token) as sub,
         ):
             rest = lines_of([b["runLogs"] for b in await asyncio.wait_for(sub.collect(), 90)])
     finally:

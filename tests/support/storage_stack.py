@@ -8,23 +8,18 @@ no-ops while it runs.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
-import pytest
-import uvicorn
 from moto.server import ThreadedMotoServer
 
 from app.config import load_settings
-from app.server import create_app
-from app.services.platform import Platform
 from tests.support.api import Api
 from tests.support.graphql import GraphQLHTTP
+from tests.support.servers import serve
 
 
 @contextmanager
@@ -37,10 +32,6 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-async def _nothing(*args: Any, **kwargs: Any) -> None:
-    return None
 
 
 @asynccontextmanager
@@ -69,29 +60,14 @@ async def s3_api(session_api: Api, endpoint: str, data_dir: Path) -> AsyncIterat
             "s3_create_bucket": True,
         },
     )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("app.services.platform.open_database", _nothing)
-        patch.setattr("app.services.platform.close_database", _nothing)
-        app = create_app(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", log_level="warning", lifespan="on")
-        )
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-            platform: Platform = app.state.platform
-            assert platform.tracker is not None
-            await platform.tracker.wait_synced()
-            http = GraphQLHTTP(base_url, session_api.token)
+    try:
+        async with serve(settings, sock=sock, share_database=True) as served:
             client = dataclasses.replace(
                 session_api,
                 base_url=base_url,
-                ws_url=f"ws://{base_url.removeprefix('http://')}/graphql",
-                http=http,
-                platform=platform,
+                ws_url=served.ws_url,
+                http=GraphQLHTTP(base_url, session_api.token),
+                platform=served.platform,
                 namespace=namespace,
                 clients=[],
             )
@@ -99,7 +75,5 @@ async def s3_api(session_api: Api, endpoint: str, data_dir: Path) -> AsyncIterat
                 yield client
             finally:
                 await client.close()
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
+    finally:
+        sock.close()
