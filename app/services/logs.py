@@ -540,13 +540,15 @@ class LogService:
                 seq += 1
         await _insert_lines(run_id, stored)
         run.next_seq = seq
-        self._publish(run_id, run, stored)
+        self._publish(run_id, stored, run)
 
-    def _publish(self, run_id: str, run: _RunLog, lines: list[StoredLine]) -> None:
-        """Publish stored lines in batches of one container and at most MAX_BATCH lines."""
+    def _publish(self, run_id: str, lines: list[StoredLine], window: _RunLog | None) -> None:
+        """Publish stored lines in batches of one container and at most MAX_BATCH lines, kept
+        in the run's `window` if given."""
         for part in _split(lines):
             batch = LogBatch(run_id, part)
-            run.remember(batch)
+            if window is not None:
+                window.remember(batch)
             self.hub.publish(log_topic(run_id), batch)
 
     # -- serving from the database (a replica that does not lead) ---------------------------
@@ -578,8 +580,7 @@ class LogService:
                     after = newest.seq if newest is not None else 0
                 if lines := await self.lines(run_id, after=after, limit=STORE_LINES):
                     after = lines[-1].seq
-                    for part in _split(lines):
-                        self.hub.publish(topic, LogBatch(run_id, part))
+                    self._publish(run_id, lines, None)
                     continue
                 if await self._publish_complete(run_id, after):
                     return
