@@ -244,6 +244,13 @@ def _split(lines: list[StoredLine]) -> list[list[StoredLine]]:
     return batches
 
 
+async def _last_seq(run_id: str) -> int:
+    """The run's highest stored `seq` (0 before its first line)."""
+    newest = LogLine.filter(run_id=run_id).order_by("-seq").first()
+    seq: Any = await newest.values_list("seq", flat=True)
+    return int(seq) if seq is not None else 0
+
+
 async def _insert_lines(run_id: str, lines: list[StoredLine]) -> None:
     """One INSERT of many rows (`executemany`, in one transaction): no model object per row."""
     db = LogLine._meta.db
@@ -530,8 +537,7 @@ class LogService:
         """Give lines the next sequence numbers, store them (one INSERT), then publish them in
         batches of one container and at most MAX_BATCH lines."""
         if run.next_seq == 0:
-            newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
-            run.next_seq = (newest.seq if newest is not None else 0) + 1
+            run.next_seq = await _last_seq(run_id) + 1
         seq = run.next_seq
         stored: list[StoredLine] = []
         for container, attempt, lines in groups:
@@ -576,8 +582,7 @@ class LogService:
         while not self.leading and self.hub.subscriber_count(topic):
             try:
                 if after is None:
-                    newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
-                    after = newest.seq if newest is not None else 0
+                    after = await _last_seq(run_id)
                 if lines := await self.lines(run_id, after=after, limit=STORE_LINES):
                     after = lines[-1].seq
                     self._publish(run_id, lines, None)
@@ -636,8 +641,7 @@ class LogService:
             self._spawn(self.sweep())
             for run_id in self._subscribed_runs():
                 # Archived by the previous leader: its LogComplete went to its own subscribers.
-                newest = await LogLine.filter(run_id=run_id).order_by("-seq").first()
-                await self._publish_complete(run_id, newest.seq if newest is not None else 0)
+                await self._publish_complete(run_id, await _last_seq(run_id))
             return
         self.leading = False
         followers = list(self.followers.values())
