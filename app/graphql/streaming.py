@@ -47,6 +47,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         _OPERATION.set(operation)  # in the operation's own task: seen by its resolvers only
         await super().run_operation(operation)
 
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # The client completed it (or went away): nothing more goes out for it, whichever task
+        # sends (Strawberry only cancels the operation's own task).
+        operation = self.operations.get(operation_id)
+        if operation is not None:
+            operation.completed = True
+        await super().cleanup_operation(operation_id)
+
 
 class SharedSender:
     """Sends one subscription's shared events as its `next` messages."""
@@ -69,9 +77,6 @@ class SharedSender:
         sent, or on its way in order; False: the operation's own task must handle it (not
         shared, an earlier message still on its way, or the send failed: it fails again there,
         where the protocol handles it)."""
-        operation = self._operation
-        if operation.handler.operations.get(operation.id) is not operation:
-            return False  # the client completed it: its task, being cancelled, sends no more
         sending = self._sending
         if sending is not None:
             if not sending.done() or sending.cancelled() or sending.exception() is not None:
@@ -81,7 +86,7 @@ class SharedSender:
         if payload is None:
             return False
         try:
-            self._sending = start_now(operation.send_operation_message(self._next(payload)))
+            self._sending = start_now(self._operation.send_operation_message(self._next(payload)))
         except Exception:
             return False
         return True
