@@ -9,6 +9,7 @@ from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 from tortoise.signals import pre_save
 
+from app.domain.outputs import OutputsStatus
 from app.domain.priority import Priority
 from app.domain.status import RunStatus
 
@@ -43,6 +44,10 @@ class Job(Model):
         default=list,
         db_default=SqlDefault("'[]'"),  # the database's: for rows from before
     )
+    # The longest a run may go on once admitted (its Kubernetes Job's activeDeadlineSeconds).
+    max_runtime_seconds = fields.IntField(null=True)
+    # Set by deleteJob: the Job is gone for clients while its runs' data is removed.
+    deleting_at = fields.DatetimeField(null=True)
 
     runs: fields.ReverseRelation[Run]
 
@@ -80,6 +85,28 @@ class Run(Model):
     team: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.Team", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    # What this run ran with: the Job's definition, or a rerun's overrides of it.
+    priority = fields.CharEnumField(
+        Priority, max_length=16, default=Priority.MEDIUM, db_default=SqlDefault("'MEDIUM'")
+    )
+    max_runtime_seconds = fields.IntField(null=True)
+    # None: the Job's own (rows from before overrides existed).
+    command: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    args: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    env: fields.Field[list[dict[str, str]] | None] = fields.JSONField(null=True)
+    # Kept once settled, so it outlives the pod (app/domain/outputs.py).
+    outputs_status = fields.CharEnumField(OutputsStatus, max_length=16, null=True)
+    outputs_message = fields.TextField(null=True)
+    # When the admission loop last let its Kubernetes Job run (None while queued).
+    admitted_at = fields.DatetimeField(null=True)
+    # Why a PENDING run waits, and where it stands (written by the admission loop).
+    pending_reason = fields.CharField(max_length=32, null=True)
+    queue_position = fields.IntField(null=True)
+    owner_queue_position = fields.IntField(null=True)
+    # Slice-seconds used by finished attempts (the current attempt's runs on from started_at).
+    slice_seconds = fields.FloatField(default=0, db_default=SqlDefault("0"))
+    # When its Kubernetes objects were deleted (logs archived, outputs settled).
+    cleaned_at = fields.DatetimeField(null=True, db_index=True)
 
     events: fields.ReverseRelation[RunEvent]
 
