@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -32,8 +33,17 @@ from app.storage.factory import build_store
 
 log = logging.getLogger(__name__)
 
-# The Lease whose holder, among the API's replicas, follows and archives logs.
+# The Lease whose holder, among the API's replicas, follows and archives logs and runs the
+# loops that must run once (admission, clean-up, schedules).
 LOGS_LEASE = "walkai-jobs-logs"
+
+
+class LeaderLoop(Protocol):
+    """A loop that runs on the Lease holder only: started when this replica leads, stopped when
+    it no longer does (another replica's loop then takes over from the database)."""
+
+    async def set_leading(self, leading: bool) -> None:
+        """Start (True) or stop (False) the loop; idempotent."""
 
 
 @dataclass
@@ -53,6 +63,8 @@ class Platform:
     auth: AuthState = field(default_factory=AuthState)
     # Competes for the logs Lease: the holder follows pods' logs and archives them.
     elector: LeaseElector | None = None
+    # Loops that run on the Lease holder only, told in order after the log service.
+    leader_loops: list[LeaderLoop] = field(default_factory=list)
     # Where the database was opened: Tortoise keeps connections per context, and tasks started
     # from there (the watches, the log followers) share them; stop() closes them there.
     _db_context: contextvars.Context | None = field(default=None, init=False, repr=False)
@@ -113,9 +125,20 @@ class Platform:
         await self.tracker.start()
         identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.elector = LeaseElector(
-            self.api, self.settings.namespace, LOGS_LEASE, identity, self.logs.set_leading
+            self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading
         )
         self.elector.start()
+
+    async def _set_leading(self, leading: bool) -> None:
+        """Hand leadership to the log service and every leader loop; they stop in reverse."""
+        if leading:
+            await self.logs.set_leading(True)
+            for loop in self.leader_loops:
+                await loop.set_leading(True)
+            return
+        for loop in reversed(self.leader_loops):
+            await loop.set_leading(False)
+        await self.logs.set_leading(False)
 
     async def stop(self) -> None:
         """Stop following runs and close connections."""
