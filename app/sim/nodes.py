@@ -1,25 +1,9 @@
 """Simulated nodes: their configuration, capacity and MIG GPU geometry.
 
-A node has cpu, memory and a pod count, plus GPUs that can be cut into MIG instances. The
-MIG model follows NVIDIA's A100/H100 geometry, which is what decides whether two profiles
-can share a GPU:
-
-- a GPU has 7 compute slices and 8 memory slices;
-- a profile ``<g>g.<m>gb`` uses ``g`` compute slices and a fixed run of memory slices that
-  may only start at certain indices (NVIDIA's "placements"):
-
-  ======== ============= ===============
-  compute  memory slices  valid starts
-  ======== ============= ===============
-  1g       1             0, 1, 2, 3, 4, 5, 6
-  2g       2             0, 2, 4
-  3g       4             0, 4
-  4g       4             0
-  7g       8             0
-  ======== ============= ===============
-
-  so ``4g + 3g`` or ``3g + 2g + 1g + 1g`` fit on one GPU, ``4g + 4g`` or ``3g + 3g + 1g``
-  do not.
+A node has cpu, memory and a pod count, plus GPUs that can be cut into MIG instances. The MIG
+geometry (7 compute and 8 memory slices per GPU, each profile's valid starts), which decides
+whether two profiles can share a GPU, lives in ``app.domain.mig`` so the admission rules use the
+same table; its names stay importable from here.
 
 Partitioning is dynamic, like nos's: a GPU is not cut in advance; an instance is carved out of
 the free slices when a pod is bound and vanishes when the pod ends, so free space can always be
@@ -43,57 +27,19 @@ from typing import Any
 
 import yaml
 
-COMPUTE_SLICES = 7
-MEMORY_SLICES = 8
+from app.domain.mig import (
+    COMPUTE_SLICES,
+    GPU_MODELS,
+    MEMORY_SLICES,
+    MigProfile,
+    model_profiles,
+    parse_profile,
+)
+
+# The geometry lives in the pure domain module; these names stay importable from here.
+from app.domain.mig import GEOMETRY as _GEOMETRY  # noqa: F401
+
 DEFAULT_MIG_PREFIX = "nvidia.com/mig-"
-
-# compute slices -> (memory slices, valid start indices)
-_GEOMETRY: dict[int, tuple[int, tuple[int, ...]]] = {
-    1: (1, (0, 1, 2, 3, 4, 5, 6)),
-    2: (2, (0, 2, 4)),
-    3: (4, (0, 4)),
-    4: (4, (0,)),
-    7: (8, (0,)),
-}
-
-# GPU model -> total memory in GB (the memory of a profile is memory slices x total / 8).
-GPU_MODELS: dict[str, int] = {
-    "A100-40GB": 40,
-    "A100-80GB": 80,
-    "H100-80GB": 80,
-    "H100-96GB": 96,
-    "H200-141GB": 141,
-}
-
-_PROFILE_RE = re.compile(r"^(\d)g\.(\d+)gb$")
-
-
-@dataclass(frozen=True)
-class MigProfile:
-    """One MIG profile (``3g.40gb``) and the slices it occupies."""
-
-    name: str
-    compute: int
-    memory_slices: int
-    starts: tuple[int, ...]
-
-
-def parse_profile(name: str, gpu_memory_gb: int | None = None) -> MigProfile:
-    """Parse ``<g>g.<m>gb``; with ``gpu_memory_gb``, check ``m`` matches the GPU's geometry."""
-    match = _PROFILE_RE.match(name)
-    if not match or int(match.group(1)) not in _GEOMETRY:
-        raise ValueError(f"unknown MIG profile {name!r}")
-    compute = int(match.group(1))
-    memory_slices, starts = _GEOMETRY[compute]
-    if gpu_memory_gb is not None:
-        expected = gpu_memory_gb * memory_slices // MEMORY_SLICES
-        # H100-96GB style sizes round, so accept the nearest whole GB either way.
-        if abs(int(match.group(2)) - expected) > 1:
-            raise ValueError(
-                f"MIG profile {name!r} does not exist on a {gpu_memory_gb}GB GPU "
-                f"({compute}g is {expected}gb there)"
-            )
-    return MigProfile(name, compute, memory_slices, starts)
 
 
 @dataclass(frozen=True)
@@ -143,9 +89,7 @@ class SimConfig:
 
 def default_gpu(model: str = "A100-80GB") -> GpuSpec:
     """A GPU of ``model`` allowing every profile of its geometry."""
-    memory = GPU_MODELS[model]
-    profiles = tuple(f"{g}g.{memory * mem // MEMORY_SLICES}gb" for g, (mem, _) in _GEOMETRY.items())
-    return GpuSpec(model, memory, profiles)
+    return GpuSpec(model, GPU_MODELS[model], model_profiles(model))
 
 
 def default_config() -> SimConfig:
