@@ -63,7 +63,8 @@ def test_free_compute(held: tuple[str, ...], free: int) -> None:
     [
         ((), ["1g.10gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]),
         (("4g.40gb",), ["1g.10gb", "2g.20gb", "3g.40gb"]),
-        (("3g.40gb",), ["1g.10gb", "2g.20gb", "3g.40gb"]),  # 4g needs start 0 for 4 slices
+        (("3g.40gb",), ["1g.10gb", "2g.20gb", "3g.40gb", "4g.40gb"]),  # 3g re-cut at 4
+        (("3g.40gb", "1g.10gb"), ["1g.10gb", "2g.20gb"]),
         (("3g.40gb", "3g.40gb"), []),
         (("1g.10gb",) * 5, ["1g.10gb", "2g.20gb"]),
     ],
