@@ -230,8 +230,9 @@ class _Slot:
         self.owner = run.owner
         self.rank = PRIORITY_VALUES[run.priority]
         self.axis, self.compute, _ = _units(run.profile)
-        self.admitted = admitted
-        self.deadline = run.deadline if isinstance(run, AdmittedRun) else None
+        self.admitted = admitted.timestamp()
+        deadline = run.deadline if isinstance(run, AdmittedRun) else None
+        self.deadline = deadline.timestamp() if deadline is not None else math.inf
         self.fresh = fresh  # admitted in this pass: never a victim
         self.later = False  # assumed gone by a backfill promise
         self.taken = False  # chosen as a victim in this pass
@@ -245,7 +246,7 @@ class _GpuState:
     backfill promise waits for have ended, plus the promised profile.
     """
 
-    __slots__ = ("draining", "future", "gpu", "now", "order", "promised", "runs", "soon")
+    __slots__ = ("draining", "future", "gpu", "now", "order", "promised", "runs", "soon", "version")
 
     def __init__(self, gpu: Gpu, order: int) -> None:
         self.gpu = gpu
@@ -256,6 +257,7 @@ class _GpuState:
         self.runs: list[_Slot] = []
         self.draining = bool(gpu.releasing)
         self.promised = False
+        self.version = 0  # bumped on every change, for the pass's per-GPU caches
         for name in gpu.held:
             axis = _units(name)[0]
             self.now[axis] += 1
@@ -276,13 +278,19 @@ class _GpuState:
         )
 
     def add(self, slot: _Slot) -> None:
+        self.version += 1
         self.runs.append(slot)
         for vector in (self.now, self.soon, self.future):
             vector[slot.axis] += 1
 
     def reserve_soon(self, axis: int) -> None:
+        self.version += 1
         self.soon[axis] += 1
         self.future[axis] += 1
+
+
+_Cost = tuple[float, float, float, float, float, float, float]
+_Option = tuple[_Cost, _GpuState, list[_Slot]]
 
 
 def _ts(moment: datetime) -> float:
@@ -355,6 +363,7 @@ class _Pass:
         self.snapshot = snapshot
         self.policy = policy
         self.now_ts = _ts(snapshot.now)
+        self.cutoff = self.now_ts - policy.min_runtime_seconds  # admitted before: preemptible
         states = [_GpuState(gpu, i) for i, gpu in enumerate(snapshot.gpus)]
         # Search order: GPUs with nothing being freed first, configuration order within.
         self.gpus = sorted(states, key=lambda g: (g.draining, g.order))
@@ -367,6 +376,7 @@ class _Pass:
         self.soon_failed: dict[str, int] = {}  # profile -> preemption count when it last failed
         self.preemptions = 0
         self.no_victims: set[tuple[str, int]] = set()
+        self.options: dict[tuple[int, int, int], tuple[int, _Option | None]] = {}
         self.eligible: dict[int, int] = {}  # priority rank -> victims available
         self.admit: list[Admission] = []
         self.preempt: list[Preemption] = []
@@ -403,11 +413,7 @@ class _Pass:
             self.eligible[slot.rank] = self.eligible.get(slot.rank, 0) + 1
 
     def _old_enough(self, slot: _Slot) -> bool:
-        return (
-            not slot.fresh
-            and not slot.taken
-            and self.now_ts - _ts(slot.admitted) >= self.policy.min_runtime_seconds
-        )
+        return not slot.fresh and not slot.taken and slot.admitted <= self.cutoff
 
     def _gpus_for(self, profile: str) -> list[_GpuState]:
         found = self.candidates.get(profile)
@@ -539,16 +545,22 @@ class _Pass:
             count > 0 for r, count in self.eligible.items() if r < rank
         ):
             return None
-        best: tuple[tuple[float, ...], _GpuState, tuple[_Slot, ...]] | None = None
+        options: list[_Option] = []
         for state in candidates:
-            pool = [s for s in state.runs if s.rank < rank and self._old_enough(s)]
-            if not pool:
-                continue
-            without = list(state.soon)
-            for slot in pool:
-                without[slot.axis] -= 1
-            if not _fits_with(without, axis):
-                continue
+            key = (state.order, rank, axis)
+            cached = self.options.get(key)
+            if cached is None or cached[0] != state.version:
+                cached = self.options[key] = (state.version, self._option(state, rank, axis))
+            if cached[1] is not None:
+                options.append(cached[1])
+        if not options:
+            self.no_victims.add((run.profile, rank))
+            return None
+        options.sort(key=lambda option: option[0])
+        best: tuple[_Cost, _GpuState, tuple[_Slot, ...]] | None = None
+        for bound, state, pool in options:
+            if best is not None and bound >= best[0]:
+                break
             feasible: list[frozenset[int]] = []
             for size in range(1, len(pool) + 1):
                 for combo in combinations(range(len(pool)), size):
@@ -565,7 +577,7 @@ class _Pass:
                     cost = (
                         float(sum(1 for v in victims if v.owner not in self.over_quota)),
                         float(max(v.rank for v in victims)),
-                        sum(self.now_ts - _ts(v.admitted) for v in victims),
+                        sum(self.now_ts - v.admitted for v in victims),
                         float(len(victims)),
                         float(sum(v.compute for v in victims)),
                         float(state.promised),
@@ -573,9 +585,7 @@ class _Pass:
                     )
                     if best is None or cost < best[0]:
                         best = (cost, state, victims)
-        if best is None:
-            self.no_victims.add((run.profile, rank))
-            return None
+        assert best is not None  # every option's whole pool is a feasible set
         _, state, victims = best
         for victim in victims:
             state.soon[victim.axis] -= 1
@@ -590,6 +600,28 @@ class _Pass:
         self.preemptions += 1
         return state, [v.id for v in victims]
 
+    def _option(self, state: _GpuState, rank: int, axis: int) -> _Option | None:
+        """The victims ``state`` offers a run of ``rank`` and size ``axis``, with a cost bound."""
+        pool = [s for s in state.runs if s.rank < rank and self._old_enough(s)]
+        if not pool:
+            return None
+        without = list(state.soon)
+        for slot in pool:
+            without[slot.axis] -= 1
+        if not _fits_with(without, axis):
+            return None
+        # Componentwise minimum of every set's cost: a lexicographic lower bound.
+        bound = (
+            float(min(slot.owner not in self.over_quota for slot in pool)),
+            float(min(slot.rank for slot in pool)),
+            self.now_ts - max(slot.admitted for slot in pool),
+            1.0,
+            float(min(slot.compute for slot in pool)),
+            float(state.promised),
+            float(state.order),
+        )
+        return bound, state, pool
+
     def _promise(self, profile: str, axis: int, ahead: int) -> str:
         """Promise the first blocked run of a profile its best GPU; say what it waits for."""
         best: tuple[tuple[float, int, float, int], _GpuState, list[_Slot]] | None = None
@@ -603,11 +635,7 @@ class _Pass:
             if not _fits_with(counts, axis):
                 ending = sorted(
                     (s for s in state.runs if not s.later and not s.taken),
-                    key=lambda s: (
-                        s.deadline is None,
-                        _ts(s.deadline) if s.deadline else 0.0,
-                        _ts(s.admitted),
-                    ),
+                    key=lambda s: (s.deadline, s.admitted),
                 )
                 for slot in ending:
                     counts[slot.axis] -= 1
@@ -616,10 +644,8 @@ class _Pass:
                         break
                 else:
                     continue
-            ready = max(
-                (_ts(s.deadline) if s.deadline else math.inf for s in gone), default=self.now_ts
-            )
-            youngest = max((_ts(s.admitted) for s in gone), default=0.0)
+            ready = max((s.deadline for s in gone), default=self.now_ts)
+            youngest = max((s.admitted for s in gone), default=0.0)
             key = (ready, len(gone), youngest, state.order)
             if best is None or key < best[0]:
                 best = (key, state, gone)
@@ -632,6 +658,7 @@ class _Pass:
             return f"{_ahead(ahead)}; {why}"
         _, state, gone = best
         state.promised = True
+        state.version += 1
         for slot in gone:
             slot.later = True
             state.future[slot.axis] -= 1
