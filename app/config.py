@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     # ServiceAccount of run pods; deploy/ creates `walkai-run` (no RBAC, no token).
     run_service_account: str | None = None
     watch_timeout_seconds: int = 300
+    # Run time limits: the default when a Job names none (None: no limit), and the largest.
+    runtime_seconds_default: int | None = None
+    runtime_seconds_max: int = 7 * 24 * 3600
+    # Finished runs' Kubernetes Jobs are deleted this long after they end (logs archived and
+    # outputs settled first); the clean-up loop looks this often.
+    cleanup_grace_seconds: float = 60
+    cleanup_interval_seconds: float = 10
 
     # GraphQL limits.
     max_query_depth: int = 12

@@ -80,13 +80,13 @@ def can_use_team(viewer: Viewer, team_id: UUID | None) -> bool:
 
 
 def visible_jobs(viewer: Viewer, query: QuerySet[Job]) -> QuerySet[Job]:
-    """Narrow a Job query to what the viewer may see."""
-    return visible(viewer, query)
+    """Narrow a Job query to what the viewer may see (a Job being deleted is gone for all)."""
+    return visible(viewer, query.filter(deleting_at=None))
 
 
 def can_see_job(viewer: Viewer, job: Job) -> bool:
     """Whether the viewer may see (and so act on) a Job."""
-    return can_see(viewer, job)
+    return job.deleting_at is None and can_see(viewer, job)
 
 
 def can_see_run(viewer: Viewer, run: Run) -> bool:

@@ -21,6 +21,7 @@ class ErrorCode(enum.Enum):
     IN_USE = "IN_USE"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     RATE_LIMITED = "RATE_LIMITED"
+    ALREADY_FINISHED = "ALREADY_FINISHED"
 
 
 @dataclass(frozen=True)

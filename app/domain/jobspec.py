@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.domain.errors import ErrorCode, UserError
 from app.domain.gpu import GpuProfile
@@ -52,6 +52,7 @@ class JobInput:
     args: Sequence[str] | None = None
     env: Sequence[EnvVar] = ()
     priority: Priority = Priority.MEDIUM
+    max_runtime_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,19 @@ class JobSpec:
     args: tuple[str, ...] = ()
     env: tuple[EnvVar, ...] = field(default_factory=tuple)
     priority: Priority = Priority.MEDIUM
+    # Seconds a run may go on once admitted (None: no limit).
+    max_runtime_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What one rerun changes of its Job's definition (`None`: keep the Job's)."""
+
+    priority: Priority | None = None
+    max_runtime_seconds: int | None = None
+    command: Sequence[str] | None = None
+    args: Sequence[str] | None = None
+    env: Sequence[EnvVar] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,9 @@ class Limits:
     profiles: Sequence[GpuProfile]
     storage_gi_min: int = 1
     storage_gi_max: int = 1024
+    # A run's time limit when its Job names none, and the largest one may name (None: none).
+    runtime_seconds_default: int | None = None
+    runtime_seconds_max: int | None = None
 
 
 def validate_image(image: str, field_name: str = "image") -> list[UserError]:
@@ -164,6 +181,57 @@ def _validate_env(env: Sequence[EnvVar]) -> list[UserError]:
     return errors
 
 
+def _validate_runtime(
+    seconds: int | None, limits: Limits, field_name: str = "maxRuntimeSeconds"
+) -> list[UserError]:
+    if seconds is None:
+        return []
+    top = limits.runtime_seconds_max
+    if seconds < 1 or (top is not None and seconds > top):
+        bound = f"between 1 and {top}" if top is not None else "at least 1"
+        return [
+            UserError(
+                field_name, f"A time limit must be {bound} seconds.", ErrorCode.OUT_OF_RANGE
+            )
+        ]
+    return []
+
+
+def runtime_limit(seconds: int | None, limits: Limits) -> int | None:
+    """The limit a run gets: the one asked for, else the configured default."""
+    return seconds if seconds is not None else limits.runtime_seconds_default
+
+
+def apply_overrides(
+    spec: JobSpec, overrides: Overrides, limits: Limits, prefix: str = "overrides"
+) -> JobSpec | list[UserError]:
+    """The spec one rerun executes: the Job's, with what the rerun changes (checked by the same
+    rules as createJob; fields are named under `prefix`)."""
+    errors = _validate_runtime(overrides.max_runtime_seconds, limits, f"{prefix}.maxRuntimeSeconds")
+    if overrides.command is not None:
+        errors += _validate_strings(overrides.command, f"{prefix}.command")
+    if overrides.args is not None:
+        errors += _validate_strings(overrides.args, f"{prefix}.args")
+    if overrides.env is not None:
+        errors += [
+            replace(e, field=f"{prefix}.{e.field}") for e in _validate_env(overrides.env)
+        ]
+    if errors:
+        return errors
+    return replace(
+        spec,
+        priority=overrides.priority or spec.priority,
+        max_runtime_seconds=(
+            overrides.max_runtime_seconds
+            if overrides.max_runtime_seconds is not None
+            else spec.max_runtime_seconds
+        ),
+        command=tuple(overrides.command) if overrides.command is not None else spec.command,
+        args=tuple(overrides.args) if overrides.args is not None else spec.args,
+        env=tuple(overrides.env) if overrides.env is not None else spec.env,
+    )
+
+
 def validate_job(data: JobInput, limits: Limits) -> JobSpec | list[UserError]:
     """Turn a client's input into a JobSpec, or say every field that is wrong (all at once)."""
     errors = validate_image(data.image)
@@ -198,6 +266,7 @@ def validate_job(data: JobInput, limits: Limits) -> JobSpec | list[UserError]:
     errors += _validate_strings(data.command or (), "command")
     errors += _validate_strings(data.args or (), "args")
     errors += _validate_env(data.env)
+    errors += _validate_runtime(data.max_runtime_seconds, limits)
     if errors:
         return errors
     return JobSpec(
@@ -209,4 +278,5 @@ def validate_job(data: JobInput, limits: Limits) -> JobSpec | list[UserError]:
         args=tuple(data.args or ()),
         env=tuple(data.env),
         priority=data.priority,
+        max_runtime_seconds=runtime_limit(data.max_runtime_seconds, limits),
     )

@@ -26,6 +26,15 @@ class OutputsStatus(enum.Enum):
     UPLOADING = "UPLOADING"
     UPLOADED = "UPLOADED"
     FAILED = "FAILED"
+    NONE = "NONE"
+
+    @property
+    def settled(self) -> bool:
+        """True once nothing more will be uploaded: a client waiting for the end may list."""
+        return self in SETTLED
+
+
+SETTLED = frozenset({OutputsStatus.UPLOADED, OutputsStatus.FAILED, OutputsStatus.NONE})
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,15 @@ def derive_outputs(
     run_finished: bool,
     sidecar: Mapping[str, Any] | None,
     manifest: ManifestSummary | None,
+    *,
+    ran: bool = True,
 ) -> OutputsState:
     """The outputs' status from the run, its upload sidecar's state and the manifest.
 
     The manifest is the sidecar's last act, so it wins over a container state that has not
-    caught up; a sidecar that ended without one was killed or crashed mid-upload.
+    caught up; a sidecar that ended without one was killed or crashed mid-upload. A run that
+    ended before its pod ever ran (`ran` False: cancelled in the queue, refused by the cluster)
+    has no outputs, which is not a failure.
     """
     if manifest is not None:
         if manifest.failed:
@@ -89,6 +102,8 @@ def derive_outputs(
     if run_finished:
         if sidecar is not None and "running" in sidecar:
             return OutputsState(OutputsStatus.UPLOADING, "Uploading the output directory.")
+        if not ran and not sidecar:
+            return OutputsState(OutputsStatus.NONE, "The run ended before it started.")
         return OutputsState(OutputsStatus.FAILED, "The run ended and no outputs were uploaded.")
     return OutputsState(OutputsStatus.PENDING, "Outputs are uploaded when the main container ends.")
 

@@ -16,6 +16,9 @@ from typing import Any
 
 MAIN_CONTAINER = "main"
 PREEMPTED = "PREEMPTED"
+CANCELLED = "CANCELLED"
+# A run past its time limit (its Kubernetes Job's activeDeadlineSeconds).
+DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 # Job failures that only follow a pod's failure: the pod tells the exit code.
 POD_LED_FAILURES = frozenset({"BackoffLimitExceeded", "PodFailurePolicy"})
 
@@ -152,10 +155,32 @@ def derive_from_pod(pod: Mapping[str, Any]) -> Observation:
     return replace(base, reason=waiting.get("reason"), message=waiting.get("message"))
 
 
+def _past_deadline(job: Mapping[str, Any], observed: Observation | None) -> Observation | None:
+    """A Job stopped for its time limit: FAILED with DEADLINE_EXCEEDED as soon as the Job says
+    so (FailureTarget comes before its pods are stopped), whatever its container exits with."""
+    verdict = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    if verdict is None or verdict.get("reason") != "DeadlineExceeded":
+        return None
+    limit = job.get("spec", {}).get("activeDeadlineSeconds")
+    base = observed or Observation(status=RunStatus.FAILED)
+    ended = base.status.terminal
+    return replace(
+        base,
+        status=RunStatus.FAILED,
+        reason=DEADLINE_EXCEEDED,
+        message=f"The run went on longer than its time limit of {limit} s and was stopped.",
+        exit_code=base.exit_code if ended else None,
+        finished_at=(base.finished_at if ended else None)
+        or parse_time(verdict.get("lastTransitionTime")),
+    )
+
+
 def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Observation | None:
     """The status a run's Kubernetes Job and its newest pod show; None while nothing is known."""
     observed = derive_from_pod(pod) if pod is not None else None
     if job is not None:
+        if (deadline := _past_deadline(job, observed)) is not None:
+            return deadline
         failed = _condition(job, "Failed")
         complete = _condition(job, "Complete")
         finished = parse_time(job.get("status", {}).get("completionTime"))
@@ -196,8 +221,13 @@ def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Obse
 
 def _refined_end(state: RunState, obs: Observation) -> RunState | None:
     """A final status is final, but how it ended may arrive later: the Job can report a failure
-    before the pod watch delivers the container's exit code. Only that gap is filled in."""
-    if obs.status is not state.status or state.exit_code is not None or obs.exit_code is None:
+    before the pod watch delivers the container's exit code, and a container killed for the
+    run's time limit may be seen before the Job says why. Only those gaps are filled in."""
+    if obs.status is not state.status:
+        return None
+    if obs.reason == DEADLINE_EXCEEDED and state.reason not in (DEADLINE_EXCEEDED, CANCELLED):
+        return replace(state, reason=obs.reason, message=obs.message)
+    if state.exit_code is not None or obs.exit_code is None:
         return None
     return replace(
         state,

@@ -28,6 +28,7 @@ ErrorCodeEnum = describe_values(
         ErrorCode.IN_USE: "Runs that have not finished still need the object.",
         ErrorCode.INVALID_CREDENTIALS: "Wrong email or password, or a token that is not valid.",
         ErrorCode.RATE_LIMITED: "Too many failed attempts; wait a few minutes.",
+        ErrorCode.ALREADY_FINISHED: "The run has already ended; there is nothing to stop.",
     },
 )
 

@@ -15,7 +15,7 @@ from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
-from app.graphql.runs.schema import RunQueries, RunSubscriptions
+from app.graphql.runs.schema import RunMutations, RunQueries, RunSubscriptions
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.text_guard import RejectNulText
 from app.graphql.users.guard import RequireViewer
@@ -70,7 +70,14 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         ),
         mutation=merge_types(
             "Mutation",
-            (JobMutations, UserMutations, AccountMutations, InputMutations, SecretMutations),
+            (
+                JobMutations,
+                RunMutations,
+                UserMutations,
+                AccountMutations,
+                InputMutations,
+                SecretMutations,
+            ),
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
         extensions=extensions,

@@ -21,12 +21,16 @@ SIDECAR_STATE_VOLUME = "sidecar-state"
 SIDECAR_STATE_DIR = "/walkai/sidecar"
 # The upload sidecar's first process: a shell traps the kubelet's SIGTERM (sent once every main
 # container has ended) within a millisecond of starting and turns it into a file the upload
-# command polls, so a main container that ends before Python is up cannot be missed.
+# command polls, so a main container that ends before Python is up cannot be missed; a repeated
+# SIGTERM does not end it either.
 UPLOAD_WRAPPER = (
     "trap ': > \"$WALKAI_STOP_FILE\"' TERM\n"
     "walkai-jobs sidecar upload &\n"
-    "wait $!; code=$?\n"
-    'if [ "$code" -gt 128 ]; then wait $!; code=$?; fi\n'
+    "pid=$!\n"
+    # `wait` returns early whenever a signal is trapped: wait again while the upload goes on.
+    "while :; do wait \"$pid\"; code=$?\n"
+    '  [ "$code" -gt 128 ] && kill -0 "$pid" 2>/dev/null || break\n'
+    "done\n"
     "exit $code\n"
 )
 CREDENTIAL_KEY = "token"
@@ -211,6 +215,11 @@ def run_job(
         "spec": {
             "backoffLimit": 0,
             "suspend": suspend,
+            **(
+                {"activeDeadlineSeconds": spec.max_runtime_seconds}
+                if spec.max_runtime_seconds is not None
+                else {}
+            ),
             "podFailurePolicy": {
                 "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]
             },

@@ -17,7 +17,15 @@ from app.db.auth_models import Secret
 from app.db.models import Job, Run, RunEvent
 from app.db.storage_models import Input, JobInputLink
 from app.domain.errors import ErrorCode, UserError
-from app.domain.jobspec import EnvVar, JobInput, JobSpec, Limits, validate_job
+from app.domain.jobspec import (
+    EnvVar,
+    JobInput,
+    JobSpec,
+    Limits,
+    Overrides,
+    apply_overrides,
+    validate_job,
+)
 from app.domain.status import RunStatus
 from app.events.hub import Hub
 from app.kube.labels import kube_job_name
@@ -52,7 +60,40 @@ def spec_of(job: Job) -> JobSpec:
         args=tuple(job.args),
         env=tuple(EnvVar(**var) for var in job.env),
         priority=job.priority,
+        max_runtime_seconds=job.max_runtime_seconds,
     )
+
+
+def run_spec(job: Job, run: Run) -> JobSpec:
+    """What one run executes: its Job's spec with what the run recorded (a rerun's changes)."""
+    spec = spec_of(job)
+    return JobSpec(
+        name=spec.name,
+        image=spec.image,
+        gpu=spec.gpu,
+        storage_gi=spec.storage_gi,
+        command=tuple(run.command) if run.command is not None else spec.command,
+        args=tuple(run.args) if run.args is not None else spec.args,
+        env=tuple(EnvVar(**var) for var in run.env) if run.env is not None else spec.env,
+        priority=run.priority,
+        max_runtime_seconds=run.max_runtime_seconds,
+    )
+
+
+def _new_run(job: Job, number: int, spec: JobSpec) -> Run:
+    """An unsaved run of `job` recording what it will run with."""
+    run = Run(
+        job=job,
+        number=number,
+        status=RunStatus.SUBMITTED,
+        priority=spec.priority,
+        max_runtime_seconds=spec.max_runtime_seconds,
+        command=list(spec.command),
+        args=list(spec.args),
+        env=[{"name": v.name, "value": v.value} for v in spec.env],
+    )
+    run.kube_name = kube_job_name(str(run.id))
+    return run
 
 
 def _cluster_message(exc: Exception) -> str:
@@ -75,7 +116,7 @@ async def start_run(
     ref = RunRef(job_id=str(job.id), run_id=str(run.id), number=run.number)
     with_inputs = await JobInputLink.exists(job_id=job.id)
     manifest = run_job(
-        spec_of(job),
+        run_spec(job, run),
         ref,
         settings,
         with_inputs=with_inputs,
@@ -136,6 +177,7 @@ async def submit_job(
             args=list(spec.args),
             env=[{"name": v.name, "value": v.value} for v in spec.env],
             priority=spec.priority,
+            max_runtime_seconds=spec.max_runtime_seconds,
             run_count=1,
             owner_id=owner_id,
             team_id=team_id,
@@ -144,8 +186,7 @@ async def submit_job(
         )
         for position, item in enumerate(inputs):
             await JobInputLink.create(job=job, input=item, position=position)
-        run = Run(job=job, number=1, status=RunStatus.SUBMITTED)
-        run.kube_name = kube_job_name(str(run.id))
+        run = _new_run(job, 1, spec)
         await run.save()
         await RunEvent.create(run=run, version=run.version, status=run.status)
     publish(hub, run)
@@ -154,18 +195,31 @@ async def submit_job(
 
 
 async def rerun_job(
-    api: client.ApiClient, hub: Hub[Run], settings: ManifestSettings, job: Job, *, tokens: RunTokens
+    api: client.ApiClient,
+    hub: Hub[Run],
+    settings: ManifestSettings,
+    job: Job,
+    *,
+    tokens: RunTokens,
+    overrides: Overrides | None = None,
+    limits: Limits | None = None,
 ) -> Submitted:
-    """Run an existing Job again (same definition and inputs): the next number, a new run;
-    refused if an input or secret it names was deleted since."""
+    """Run an existing Job again (same definition and inputs, with `overrides` for this run
+    only, checked against `limits`): the next number, a new run; refused if an input or secret
+    it names was deleted since."""
+    spec = spec_of(job)
+    if overrides is not None:
+        changed = apply_overrides(spec, overrides, limits or Limits(profiles=()))
+        if isinstance(changed, list):
+            return Submitted(job=job, run=None, errors=changed)
+        spec = changed
     if gone := await _deleted_since(job):
         return Submitted(job=job, run=None, errors=gone)
     async with in_transaction():
         # Atomic, so concurrent reruns get distinct numbers.
         await Job.filter(id=job.id).update(run_count=F("run_count") + 1)
         await job.refresh_from_db(fields=["run_count"])
-        run = Run(job=job, number=job.run_count, status=RunStatus.SUBMITTED)
-        run.kube_name = kube_job_name(str(run.id))
+        run = _new_run(job, job.run_count, spec)
         await run.save()
         await RunEvent.create(run=run, version=run.version, status=run.status)
     publish(hub, run)

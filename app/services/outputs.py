@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from app.db.models import Run
 from app.domain.outputs import ManifestSummary, OutputsState, derive_outputs, sidecar_state
+from app.events.hub import Hub
 from app.kube.labels import RUN_ID
+from app.services.runs import MAX_WRITE_ATTEMPTS, record_outputs
 from app.services.tracker import RunTracker
 from app.sidecar.credentials import manifest_key, outputs_prefix
 from app.storage.base import NotFound, ObjectInfo, ObjectStore, validate_prefix
@@ -39,12 +43,40 @@ async def read_manifest(store: ObjectStore, run_id: str) -> ManifestSummary | No
 
 
 async def outputs_state(
-    store: ObjectStore, tracker: RunTracker | None, run_id: str, finished: bool
+    store: ObjectStore,
+    tracker: RunTracker | None,
+    run_id: str,
+    finished: bool,
+    *,
+    ran: bool = True,
 ) -> OutputsState:
-    """The outputs' status of a run (`finished`: its status is final); the manifest is read
-    only once the run has ended."""
+    """The outputs' status of a run (`finished`: its status is final; `ran`: it had a pod);
+    the manifest is read only once the run has ended."""
     manifest = await read_manifest(store, run_id) if finished else None
-    return derive_outputs(finished, sidecar_state(_newest_pod(tracker, run_id)), manifest)
+    pod = _newest_pod(tracker, run_id)
+    return derive_outputs(finished, sidecar_state(pod), manifest, ran=ran)
+
+
+async def settle_outputs(
+    store: ObjectStore, hub: Hub[Run], run_id: str, pod: Mapping[str, Any] | None
+) -> None:
+    """Record where an ended run's outputs are, from its newest pod (None: it has none any
+    more) and the manifest; publishes the change, so `runStatus` can end once they settle."""
+    sidecar = sidecar_state(pod)
+    # The manifest is the sidecar's last act: look once it ended, or when the pod is gone.
+    ended = pod is None or (sidecar is not None and "terminated" in sidecar)
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        run = await Run.get_or_none(id=run_id)
+        if run is None or not run.status.terminal:
+            return
+        if run.outputs_status is not None and run.outputs_status.settled:
+            return
+        manifest = await read_manifest(store, run_id) if ended else None
+        state = derive_outputs(True, sidecar, manifest, ran=run.started_at is not None)
+        if (run.outputs_status, run.outputs_message) == (state.status, state.message):
+            return
+        if await record_outputs(hub, run, state):
+            return
 
 
 async def list_artifacts(

@@ -25,7 +25,9 @@ from app.events.hub import Hub
 from app.kube.client import connect
 from app.kube.lease import LeaseElector
 from app.kube.manifests import ManifestSettings
+from app.services.janitor import Janitor
 from app.services.logs import LogService
+from app.services.outputs import settle_outputs
 from app.services.tracker import RunTracker
 from app.sidecar.credentials import RunTokens
 from app.storage.base import ObjectStore
@@ -63,6 +65,8 @@ class Platform:
     auth: AuthState = field(default_factory=AuthState)
     # Competes for the logs Lease: the holder follows pods' logs and archives them.
     elector: LeaseElector | None = None
+    # Deletes finished runs' Kubernetes objects and deleted Jobs' data (a leader loop).
+    janitor: Janitor | None = None
     # Loops that run on the Lease holder only, told in order after the log service.
     leader_loops: list[LeaderLoop] = field(default_factory=list)
     # Where the database was opened: Tortoise keeps connections per context, and tasks started
@@ -89,6 +93,8 @@ class Platform:
             profiles=s.gpu_profiles,
             storage_gi_min=s.storage_gi_min,
             storage_gi_max=s.storage_gi_max,
+            runtime_seconds_default=s.runtime_seconds_default,
+            runtime_seconds_max=s.runtime_seconds_max,
         )
 
     @property
@@ -122,12 +128,26 @@ class Platform:
             self.api, self.settings.namespace, self.hub, self.settings.watch_timeout_seconds
         )
         self.logs.start(self.api, self.settings.namespace, self.tracker, self.hub)
+        self.tracker.outputs_listener = self._settle_outputs
+        self.janitor = Janitor(
+            self.api,
+            self.settings.namespace,
+            self.hub,
+            self.store,
+            self.tracker,
+            grace_seconds=self.settings.cleanup_grace_seconds,
+            interval_seconds=self.settings.cleanup_interval_seconds,
+        )
+        self.leader_loops.append(self.janitor)
         await self.tracker.start()
         identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.elector = LeaseElector(
             self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading
         )
         self.elector.start()
+
+    async def _settle_outputs(self, run_id: str, pod: dict[str, object] | None) -> None:
+        await settle_outputs(self.store, self.hub, run_id, pod)
 
     async def _set_leading(self, leading: bool) -> None:
         """Hand leadership to the log service and every leader loop; they stop in reverse."""

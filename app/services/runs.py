@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import UTC, datetime
 from uuid import UUID
 
 from tortoise.transactions import in_transaction
 
 from app.db.models import Run, RunEvent
+from app.domain.outputs import OutputsState
 from app.domain.status import Observation, RunState, RunStatus, decide
 from app.events.hub import Hub
 from app.observability.metrics import observe_transition
@@ -96,12 +99,42 @@ async def apply_observation(hub: Hub[Run], run_id: UUID | str, obs: Observation)
     return None
 
 
+async def end_run(hub: Hub[Run], run: Run, status: RunStatus, reason: str, message: str) -> bool:
+    """End an unfinished run for a platform-side reason (the cluster refused it, a user
+    cancelled it); False when it had already ended, whoever ended it."""
+    while not run.status.terminal:
+        new = replace(
+            state_of(run),
+            status=status,
+            reason=reason,
+            message=message,
+            finished_at=datetime.now(UTC),
+        )
+        if await _write(run, new):
+            publish(hub, run)
+            return True
+        await run.refresh_from_db()
+    return False
+
+
 async def fail_run(hub: Hub[Run], run: Run, reason: str, message: str) -> Run:
     """Mark a run FAILED for a platform-side reason (e.g. the cluster refused it)."""
-    new = RunState(status=RunStatus.FAILED, reason=reason, message=message)
-    while not await _write(run, new):
-        await run.refresh_from_db()
-        if run.status.terminal:
-            return run
-    publish(hub, run)
+    await end_run(hub, run, RunStatus.FAILED, reason, message)
     return run
+
+
+async def record_outputs(hub: Hub[Run], run: Run, state: OutputsState) -> bool:
+    """Store where a run's outputs are and tell its subscribers (a change of the run: its
+    version goes up); False when another writer changed the run first or nothing changed."""
+    if (run.outputs_status, run.outputs_message) == (state.status, state.message):
+        return False
+    version = run.version + 1
+    updated = await Run.filter(id=run.id, version=run.version).update(
+        outputs_status=state.status, outputs_message=state.message, version=version
+    )
+    if not updated:
+        return False
+    run.outputs_status, run.version = state.status, version
+    run.outputs_message = state.message  # type: ignore[assignment]
+    publish(hub, run)
+    return True

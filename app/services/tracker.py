@@ -10,6 +10,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from app.db.models import Run
+from app.domain.outputs import sidecar_state
 from app.domain.status import Observation, derive
 from app.events.hub import Hub
 from app.kube.informer import Informer
@@ -68,6 +69,10 @@ class RunTracker:
         self._observed: dict[str, Observation] = {}
         # Told every event of a managed pod before its run is reconciled (log followers).
         self.pod_listeners: list[Callable[[str, Obj], Awaitable[None]]] = []
+        # Told when a run's upload sidecar changes state, its pod goes, or the run ends, with
+        # its newest pod (None once gone): where its outputs are is recorded from that.
+        self.outputs_listener: Callable[[str, Obj | None], Awaitable[None]] | None = None
+        self._sidecars: dict[str, tuple[str, str, bool]] = {}
 
     async def start(self) -> None:
         """Start both informers and wait for their first list (so reconciling starts at once)."""
@@ -93,6 +98,7 @@ class RunTracker:
             await self._reconcile(run_id, None if kind == "DELETED" else obj)
             if kind == "DELETED":
                 self._observed.pop(run_id, None)
+                self._sidecars.pop(run_id, None)
 
     async def _on_pod(self, kind: str, obj: Obj) -> None:
         run_id = _run_id(obj)
@@ -121,7 +127,21 @@ class RunTracker:
         ):
             pod = deleted  # the last word of a pod that is gone still says how it ended
         observation = derive(job, pod)
-        if observation is None or self._observed.get(run_id) == observation:
+        if observation is not None and self._observed.get(run_id) != observation:
+            self._observed[run_id] = observation
+            changed = await apply_observation(self._hub, run_id, observation)
+            if changed is not None and changed.status.terminal:
+                await self._outputs(run_id, pod, force=True)
+        await self._outputs(run_id, pod)
+
+    async def _outputs(self, run_id: str, pod: Obj | None, *, force: bool = False) -> None:
+        """Tell the outputs listener when the upload sidecar's state changes or its pod goes."""
+        if self.outputs_listener is None:
             return
-        self._observed[run_id] = observation
-        await apply_observation(self._hub, run_id, observation)
+        gone = pod is None or pod["metadata"]["name"] not in self.pods.cache
+        state = sidecar_state(pod) or {}
+        summary = ((pod or {}).get("metadata", {}).get("uid", ""), ",".join(state), gone)
+        if not force and self._sidecars.get(run_id) == summary:
+            return
+        self._sidecars[run_id] = summary
+        await self.outputs_listener(run_id, None if gone else pod)

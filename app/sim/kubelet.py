@@ -176,6 +176,7 @@ class PodWorker:
         self.start_time = now_rfc3339()
         self.terminating = asyncio.Event()
         self.grace: float = 30
+        self._sidecars_signalled = False
         self.done = asyncio.Event()
         self.mounts: dict[str, str] = {}
         self.task: asyncio.Task[None] | None = None
@@ -227,7 +228,7 @@ class PodWorker:
         deadline = time.monotonic() + self.grace
         while not self.done.is_set():
             if not any(c.process for c in self.mains):
-                self._signal([c for c in self.inits if c.sidecar], signal.SIGTERM)
+                self._signal_sidecars_once()
             if time.monotonic() >= deadline:
                 self._kill_all(signal.SIGKILL)
                 return
@@ -247,6 +248,14 @@ class PodWorker:
                         os.killpg(run.process.pid, sig)
                     else:
                         os.kill(run.process.pid, sig)
+
+    def _signal_sidecars_once(self) -> None:
+        """The stop signal reaches each native sidecar once, in reverse order, as the kubelet
+        sends it (a second SIGTERM would interrupt the sidecar's own handling of the first)."""
+        if self._sidecars_signalled:
+            return
+        self._sidecars_signalled = True
+        self._signal(list(reversed([c for c in self.inits if c.sidecar])), signal.SIGTERM)
 
     def _kill_all(self, sig: int = signal.SIGKILL) -> None:
         self._signal(self.inits + self.mains, sig)
@@ -443,7 +452,7 @@ class PodWorker:
         if not sidecars:
             return
         self._mains_done = True
-        self._signal(list(reversed(sidecars)), signal.SIGTERM)
+        self._signal_sidecars_once()
         grace = (
             self.grace
             if self.terminating.is_set()

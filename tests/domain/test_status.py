@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from app.domain.status import PREEMPTED, Observation, RunState, RunStatus, decide, derive
+from app.domain.status import (
+    CANCELLED,
+    DEADLINE_EXCEEDED,
+    PREEMPTED,
+    Observation,
+    RunState,
+    RunStatus,
+    decide,
+    derive,
+)
 
 T0 = "2026-11-27T10:00:00Z"
 T1 = "2026-11-27T10:00:05Z"
@@ -95,8 +104,15 @@ UNSCHEDULABLE = {
             job(("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")),
             pod(phase="Running", main={"running": {"startedAt": T1}}),
             RunStatus.FAILED,
-            "DeadlineExceeded",
+            DEADLINE_EXCEEDED,
             None,
+        ),
+        (
+            job(("FailureTarget", "DeadlineExceeded", "Job was active longer than specified")),
+            pod(phase="Failed", main={"terminated": {"exitCode": 143, "reason": "Error"}}),
+            RunStatus.FAILED,
+            DEADLINE_EXCEEDED,
+            143,
         ),
         (
             job(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")),
@@ -251,3 +267,21 @@ def test_an_exit_code_arriving_after_the_failure_completes_the_record() -> None:
     assert decide(failed, Observation(RunStatus.RUNNING, pod_uid="p1")) is None
     done = RunState(status=RunStatus.COMPLETED, exit_code=0)
     assert decide(done, late) is None
+
+
+def test_a_container_killed_for_the_time_limit_is_explained_when_the_job_says_why() -> None:
+    # The pod watch can show the SIGTERM's exit before the Job's DeadlineExceeded arrives.
+    killed = RunState(status=RunStatus.FAILED, reason="Error", exit_code=143, attempts=1)
+    verdict = derive(
+        job(("FailureTarget", "DeadlineExceeded", "Job was active longer than specified")),
+        pod(phase="Failed", main={"terminated": {"exitCode": 143, "reason": "Error"}}),
+    )
+    assert verdict is not None
+    new = decide(killed, verdict)
+    assert new is not None
+    assert (new.reason, new.exit_code) == (DEADLINE_EXCEEDED, 143)
+    assert new.message is not None and "time limit" in new.message
+    assert decide(new, verdict) is None
+    # A run cancelled on request stays cancelled, whatever the Job says afterwards.
+    cancelled = RunState(status=RunStatus.CANCELLED, reason=CANCELLED)
+    assert decide(cancelled, verdict) is None

@@ -37,7 +37,7 @@ OutputsStatusEnum = describe_values(
         description=(
             "Where a run's outputs are: PENDING until the main container ends, UPLOADING while "
             "the sidecar uploads them, UPLOADED once every file is in object storage, FAILED "
-            "otherwise."
+            "otherwise, NONE for a run that ended before it started."
         ),
     ),
     {
@@ -45,6 +45,7 @@ OutputsStatusEnum = describe_values(
         OutputsStatus.UPLOADING: "The sidecar is uploading the output directory.",
         OutputsStatus.UPLOADED: "Every output file is in object storage (see `artifacts`).",
         OutputsStatus.FAILED: "The upload failed; some artifacts may be missing.",
+        OutputsStatus.NONE: "The run ended before it started: it has no outputs.",
     },
 )
 
@@ -96,9 +97,13 @@ class ArtifactConnection(relay.Connection[ArtifactType]):  # type: ignore[type-v
 
 
 async def resolve_outputs(info: Info, run: RunType) -> RunOutputsType:
-    """`Run.outputsStatus`."""
+    """`Run.outputsStatus`: what was recorded once settled, else what the pod shows now."""
+    if run.outputs is not None and run.outputs.status.settled:
+        return RunOutputsType(status=run.outputs.status, message=run.outputs.message)
     platform = info.context.platform
-    state = await outputs_state(platform.store, platform.tracker, run.id, run.status.terminal)
+    state = await outputs_state(
+        platform.store, platform.tracker, run.id, run.status.terminal, ran=run.ran
+    )
     return RunOutputsType(status=state.status, message=state.message)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
+from app.domain.jobspec import EnvVar, Overrides
 from app.domain.priority import Priority
 from app.graphql.errors import UserErrorType
 from app.graphql.jobs.types import JobType
@@ -37,6 +38,11 @@ class CreateJobInput:
     priority: Priority = strawberry.field(
         default=Priority.MEDIUM, description="Scheduling priority of its runs."
     )
+    max_runtime_seconds: int | None = strawberry.field(
+        default=None,
+        description="Seconds a run may go on once admitted (default and maximum: configuration); "
+        "past it, it ends FAILED with reason DEADLINE_EXCEEDED, its outputs uploaded.",
+    )
     input_ids: list[relay.GlobalID] | None = strawberry.field(
         default=None,
         description="READY inputs its runs read, each at `$WALKAI_INPUT_DIR/<input name>/`.",
@@ -56,6 +62,51 @@ class CreateJobPayload:
 
     job: JobType | None = strawberry.field(description="The Job, when it was created.")
     run: RunType | None = strawberry.field(description="Its first run, when it was created.")
+    user_errors: list[UserErrorType] = strawberry.field(
+        description="Problems with the input; empty on success."
+    )
+
+
+@strawberry.input(
+    name="RunOverridesInput",
+    description="What one rerun changes of its Job's definition; omitted fields keep the Job's.",
+)
+class RunOverridesInput:
+    """A rerun's changes, for that run only (the Job stays as it is)."""
+
+    priority: Priority | None = strawberry.field(default=None, description="Another priority.")
+    max_runtime_seconds: int | None = strawberry.field(
+        default=None, description="Another time limit, in seconds."
+    )
+    command: list[str] | None = strawberry.field(
+        default=None, description="Another entrypoint (an empty list: the image's)."
+    )
+    args: list[str] | None = strawberry.field(default=None, description="Other arguments.")
+    env: list[EnvVarInput] | None = strawberry.field(
+        default=None, description="Another environment (replaces the Job's variables whole)."
+    )
+
+    def to_domain(self) -> Overrides:
+        """The domain's view of the changes."""
+        return Overrides(
+            priority=self.priority,
+            max_runtime_seconds=self.max_runtime_seconds,
+            command=self.command,
+            args=self.args,
+            env=[EnvVar(v.name, v.value) for v in self.env] if self.env is not None else None,
+        )
+
+
+@strawberry.type(name="DeleteJobPayload", description="The result of deleteJob.")
+class DeleteJobPayload:
+    """Which Job goes, and how many runs' data go with it."""
+
+    deleted_id: relay.GlobalID | None = strawberry.field(
+        description="The deleted Job's id; it is gone for every query at once."
+    )
+    run_count: int = strawberry.field(
+        description="Runs whose records, logs, archives and outputs are removed in the background."
+    )
     user_errors: list[UserErrorType] = strawberry.field(
         description="Problems with the input; empty on success."
     )

@@ -15,7 +15,12 @@ from app.domain.jobspec import EnvVar, JobInput, validate_job
 from app.domain.status import RunStatus
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.jobs.inputs import CreateJobInput, CreateJobPayload
+from app.graphql.jobs.inputs import (
+    CreateJobInput,
+    CreateJobPayload,
+    DeleteJobPayload,
+    RunOverridesInput,
+)
 from app.graphql.jobs.types import JobConnection, JobType
 from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
@@ -25,6 +30,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.runs.types import RunType
 from app.services.inputs import inputs_for_job
+from app.services.janitor import request_job_deletion
 from app.services.jobs import rerun_job, submit_job
 from app.services.secrets import secrets_for_job, team_for
 
@@ -85,6 +91,7 @@ class JobMutations:
             args=input.args,
             env=[EnvVar(name=v.name, value=v.value) for v in input.env or ()],
             priority=input.priority,
+            max_runtime_seconds=input.max_runtime_seconds,
         )
         viewer = info.context.viewer
         assert viewer is not None  # the guard refuses anonymous mutations
@@ -125,30 +132,73 @@ class JobMutations:
 
     @strawberry.mutation(
         description=(
-            "Run a Job again (same definition and inputs); the run gets the next number. "
-            "Refused (NOT_FOUND) if an input or secret the Job names was deleted."
+            "Run a Job again (same definition and inputs, with `overrides` for this run only); "
+            "the run gets the next number. Refused (NOT_FOUND) if an input or secret the Job "
+            "names was deleted."
         )
     )
     async def rerun_job(
         self,
         info: Info,
         job_id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to rerun.")],
+        overrides: Annotated[
+            RunOverridesInput | None,
+            strawberry.argument(description="What this run changes of the Job's definition."),
+        ] = None,
     ) -> CreateJobPayload:
         platform = info.context.platform
-        (found,) = await JobType.resolve_nodes(
-            info=info, node_ids=[job_id.node_id if job_id.type_name == "Job" else ""]
-        )
-        job = await Job.get_or_none(id=found.id) if found is not None else None
+        job = await _visible_job(info, job_id)
         if job is None:
             error = UserErrorType(
                 field="jobId", message="No Job with this id.", code=ErrorCode.NOT_FOUND
             )
             return CreateJobPayload(job=None, run=None, user_errors=[error])
         result = await rerun_job(
-            platform.kube, platform.hub, platform.manifest_settings, job, tokens=platform.run_tokens
+            platform.kube,
+            platform.hub,
+            platform.manifest_settings,
+            job,
+            tokens=platform.run_tokens,
+            overrides=overrides.to_domain() if overrides is not None else None,
+            limits=platform.limits,
         )
         return CreateJobPayload(
             job=JobType.from_model(job),
             run=RunType.from_model(result.run) if result.run else None,
             user_errors=[UserErrorType.from_domain(e) for e in result.errors],
         )
+
+    @strawberry.mutation(
+        description=(
+            "Delete a Job whose runs have all ended: it is gone at once, and its runs' records, "
+            "logs, archives and outputs are removed in the background. Refused (IN_USE) while a "
+            "run has not finished."
+        )
+    )
+    async def delete_job(
+        self,
+        info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to delete.")],
+    ) -> DeleteJobPayload:
+        job = await _visible_job(info, id)
+        if job is None:
+            error = UserErrorType(
+                field="id", message="No Job with this id.", code=ErrorCode.NOT_FOUND
+            )
+            return DeleteJobPayload(deleted_id=None, run_count=0, user_errors=[error])
+        runs, refused = await request_job_deletion(job)
+        if refused is not None:
+            return DeleteJobPayload(
+                deleted_id=None, run_count=0, user_errors=[UserErrorType.from_domain(refused)]
+            )
+        if info.context.platform.janitor is not None:
+            info.context.platform.janitor.wake()
+        return DeleteJobPayload(deleted_id=id, run_count=runs, user_errors=[])
+
+
+async def _visible_job(info: Info, id_: relay.GlobalID) -> Job | None:
+    """The Job a global id names, if the viewer may see it."""
+    (found,) = await JobType.resolve_nodes(
+        info=info, node_ids=[id_.node_id if id_.type_name == "Job" else ""]
+    )
+    return await Job.get_or_none(id=found.id, deleting_at=None) if found is not None else None

@@ -13,7 +13,7 @@ from app.auth.policy import can_see, can_see_input, can_see_job
 from app.db.models import Job
 from app.domain.priority import Priority
 from app.graphql.context import Info
-from app.graphql.enums import describe_values
+from app.graphql.env import EnvVarType
 from app.graphql.inputs.types import InputType
 from app.graphql.nodes import parse_uuid
 from app.graphql.pagination import (
@@ -24,30 +24,9 @@ from app.graphql.pagination import (
     encode_cursor,
     page_size,
 )
+from app.graphql.priority import PriorityEnum  # noqa: F401  (registers the GraphQL enum)
 from app.graphql.runs.types import RunConnection, RunType
 from app.graphql.secrets.types import SecretType
-
-PriorityEnum = describe_values(
-    strawberry.enum(
-        Priority,
-        name="Priority",
-        description="How urgently a run should get a GPU slice; higher may preempt lower.",
-    ),
-    {
-        Priority.LOW: "Runs when nothing more urgent waits; the first to be preempted.",
-        Priority.MEDIUM: "The default.",
-        Priority.HIGH: "Ahead of LOW and MEDIUM; may preempt them.",
-        Priority.EXTRA_HIGH: "Ahead of every other run; may preempt any lower priority.",
-    },
-)
-
-
-@strawberry.type(name="EnvVar", description="An environment variable of the main container.")
-class EnvVarType:
-    """A name/value pair."""
-
-    name: str = strawberry.field(description="Variable name.")
-    value: str = strawberry.field(description="Variable value.")
 
 
 @strawberry.type(
@@ -91,6 +70,10 @@ class JobType(relay.Node):
     args: list[str] = strawberry.field(description="Arguments (empty: image's).")
     env: list[EnvVarType] = strawberry.field(description="Environment of the main container.")
     priority: Priority = strawberry.field(description="Scheduling priority of its runs.")
+    max_runtime_seconds: int | None = strawberry.field(
+        description="Seconds a run may go on once admitted; past it, it ends FAILED with reason "
+        "DEADLINE_EXCEEDED (null: no limit)."
+    )
     created_at: datetime = strawberry.field(description="When the Job was created.")
     # What it names (ids and names, as created): resolved by `inputs` and `secrets`.
     input_refs: strawberry.Private[list[dict[str, str]]]
@@ -107,8 +90,9 @@ class JobType(relay.Node):
             storage_gi=job.storage_gi,
             command=list(job.command),
             args=list(job.args),
-            env=[EnvVarType(name=v["name"], value=v["value"]) for v in job.env],
+            env=EnvVarType.from_stored(job.env),
             priority=job.priority,
+            max_runtime_seconds=job.max_runtime_seconds,
             created_at=job.created_at,
             input_refs=list(job.inputs),
             secret_refs=list(job.secrets),

@@ -15,12 +15,19 @@ from strawberry import relay
 
 from app.auth.policy import can_see_run
 from app.db.models import Run
+from app.domain.errors import ErrorCode
 from app.events.hub import Lagged
 from app.graphql.context import Info
-from app.graphql.errors import PublicError
+from app.graphql.errors import PublicError, UserErrorType
 from app.graphql.nodes import parse_uuid
 from app.graphql.runs.types import RunType
+from app.services.control import cancel_run
 from app.services.runs import ALL_RUNS_TOPIC, run_topic
+
+
+def _over(run: Run) -> bool:
+    """Nothing more will change that `runStatus` reports: ended, outputs settled."""
+    return run.status.terminal and run.outputs_status is not None and run.outputs_status.settled
 
 
 def _run_uuid(id_: relay.GlobalID) -> UUID:
@@ -46,12 +53,61 @@ class RunQueries:
         return run
 
 
+@strawberry.type(name="CancelRunPayload", description="The result of cancelRun.")
+class CancelRunPayload:
+    """The cancelled run, or why it could not be cancelled."""
+
+    run: RunType | None = strawberry.field(description="The run, CANCELLED, when it was.")
+    user_errors: list[UserErrorType] = strawberry.field(
+        description="Problems with the input; empty on success."
+    )
+
+
+@strawberry.type
+class RunMutations:
+    """Controlling runs."""
+
+    @strawberry.mutation(
+        description=(
+            "Cancel an unfinished run (queued, pending or running): it becomes CANCELLED at "
+            "once, and its pod is stopped with its grace period, so what it wrote is still "
+            "uploaded. ALREADY_FINISHED for a run that has ended."
+        )
+    )
+    async def cancel_run(
+        self,
+        info: Info,
+        run_id: Annotated[relay.GlobalID, strawberry.argument(description="The run to cancel.")],
+    ) -> CancelRunPayload:
+        viewer = info.context.viewer
+        assert viewer is not None  # the guard refuses anonymous mutations
+        run_uuid = parse_uuid(run_id.node_id) if run_id.type_name == "Run" else None
+        run = await Run.get_or_none(id=run_uuid) if run_uuid is not None else None
+        if run is None or not can_see_run(viewer, run):
+            error = UserErrorType(
+                field="runId", message="No run with this id.", code=ErrorCode.NOT_FOUND
+            )
+            return CancelRunPayload(run=None, user_errors=[error])
+        platform = info.context.platform
+        refused = await cancel_run(
+            platform.kube, platform.hub, platform.settings.namespace, run, by=viewer.email
+        )
+        return CancelRunPayload(
+            run=RunType.from_model(run),
+            user_errors=[UserErrorType.from_domain(refused)] if refused else [],
+        )
+
+
 @strawberry.type
 class RunSubscriptions:
     """Live runs."""
 
     @strawberry.subscription(
-        description="The run's current state, then every change; ends after a final status."
+        description=(
+            "The run's current state, then every change (its status, and where its outputs "
+            "are); ends once the run has ended and its outputs are settled, so artifacts can "
+            "be listed at once."
+        )
     )
     async def run_status(
         self,
@@ -68,7 +124,7 @@ class RunSubscriptions:
                 raise PublicError("No run with this id.")
             yield RunType.from_model(run)
             version = run.version
-            while not run.status.terminal:
+            while not _over(run):
                 try:
                     batch = await feed.next_batch()
                 except Lagged:
@@ -77,7 +133,7 @@ class RunSubscriptions:
                     if changed.version > version:
                         run, version = changed, changed.version
                         yield RunType.from_model(run)
-                        if run.status.terminal:
+                        if _over(run):
                             break
 
     @strawberry.subscription(description="Every change of every run, for dashboards.")

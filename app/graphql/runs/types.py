@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -12,9 +12,12 @@ from strawberry import relay
 
 from app.auth.policy import can_see_run
 from app.db.models import Run, RunEvent
+from app.domain.outputs import OutputsState
+from app.domain.priority import Priority
 from app.domain.status import RunStatus
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
+from app.graphql.env import EnvVarType
 from app.graphql.logs.types import (
     LogAfter,
     LogBefore,
@@ -25,6 +28,7 @@ from app.graphql.logs.types import (
 )
 from app.graphql.nodes import load_visible
 from app.graphql.pagination import After, First
+from app.graphql.priority import PriorityEnum  # noqa: F401  (registers the GraphQL enum)
 
 if TYPE_CHECKING:
     from app.graphql.artifacts.types import ArtifactConnection, RunOutputsType
@@ -94,7 +98,21 @@ class RunType(relay.Node):
     attempts: int = strawberry.field(
         description="Pods the run needed so far (more than one after preemption)."
     )
+    priority: Priority = strawberry.field(
+        description="The priority it ran with: its Job's, or its rerun's override."
+    )
+    max_runtime_seconds: int | None = strawberry.field(
+        description="The time limit it ran with, in seconds (null: none)."
+    )
     job_id: strawberry.Private[UUID]
+    # Recorded once settled (None before): read without asking the pod or the store.
+    outputs: strawberry.Private[OutputsState | None]
+    # Whether its main container ever started (a run that never ran has no outputs).
+    ran: strawberry.Private[bool]
+    # What a rerun overrode (None: the Job's own).
+    run_command: strawberry.Private[list[str] | None]
+    run_args: strawberry.Private[list[str] | None]
+    run_env: strawberry.Private[list[dict[str, str]] | None]
 
     @classmethod
     def from_model(cls, run: Run) -> RunType:
@@ -111,8 +129,41 @@ class RunType(relay.Node):
             finished_at=run.finished_at,
             exit_code=run.exit_code,
             attempts=run.attempts,
+            priority=run.priority,
+            max_runtime_seconds=run.max_runtime_seconds,
             job_id=run.job_id,  # type: ignore[attr-defined]
+            outputs=(
+                OutputsState(run.outputs_status, run.outputs_message)
+                if run.outputs_status is not None
+                else None
+            ),
+            ran=run.started_at is not None,
+            run_command=run.command,
+            run_args=run.args,
+            run_env=run.env,
         )
+
+    async def _job_model(self, info: Info) -> Any:
+        job = await info.context.jobs.by_id.load(self.job_id)
+        assert job is not None  # a run never outlives its job
+        return job
+
+    @strawberry.field(description="The entrypoint it ran with (empty: the image's).")
+    async def command(self, info: Info) -> list[str]:
+        if self.run_command is not None:
+            return self.run_command
+        return list((await self._job_model(info)).command)
+
+    @strawberry.field(description="The arguments it ran with (empty: the image's).")
+    async def args(self, info: Info) -> list[str]:
+        if self.run_args is not None:
+            return self.run_args
+        return list((await self._job_model(info)).args)
+
+    @strawberry.field(description="The environment it ran with: its Job's, or its rerun's.")
+    async def env(self, info: Info) -> list[EnvVarType]:
+        stored = self.run_env if self.run_env is not None else (await self._job_model(info)).env
+        return EnvVarType.from_stored(stored)
 
     @strawberry.field(description="The Job this run executes.")
     async def job(
@@ -120,9 +171,7 @@ class RunType(relay.Node):
     ) -> Annotated[JobType, strawberry.lazy("app.graphql.jobs.types")]:
         from app.graphql.jobs.types import JobType
 
-        job = await info.context.jobs.by_id.load(self.job_id)
-        assert job is not None  # a run never outlives its job
-        return JobType.from_model(job)
+        return JobType.from_model(await self._job_model(info))
 
     @strawberry.field(description="Every status change of the run, oldest first.")
     async def timeline(self, info: Info) -> list[RunEventType]:

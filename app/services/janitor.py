@@ -1,0 +1,174 @@
+"""Clean-up on the Lease holder: the namespace holds unfinished work plus a short grace.
+
+A finished run's Kubernetes Job (with its pods and credential Secret, which it owns) is deleted
+once its log is archived and its outputs are settled, `grace` after it ended; its record, log
+and artifacts stay in the API. The same loop finishes what was asked but could not be done at
+once: stopping the pod of a run cancelled while the cluster did not answer, settling the outputs
+of a run whose pod is gone, and removing the data of deleted Jobs. Every step is idempotent, so
+a replica that takes over simply does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from app.db.log_models import LogArchive, LogLine, LogStream
+from app.db.models import Job, Run, RunEvent
+from app.db.storage_models import JobInputLink
+from app.domain.outputs import SETTLED
+from app.domain.errors import ErrorCode, UserError
+from app.domain.status import TERMINAL, UNFINISHED, RunStatus
+from app.events.hub import Hub
+from app.kube.labels import RUN_ID, kube_job_name
+from app.services.control import suspend_kube_job
+from app.services.outputs import settle_outputs
+from app.services.tracker import RunTracker
+from app.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+class Janitor:
+    """Deletes finished runs' Kubernetes objects and deleted Jobs' data, on the leader only."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        hub: Hub[Run],
+        store: ObjectStore,
+        tracker: RunTracker,
+        *,
+        grace_seconds: float,
+        interval_seconds: float,
+    ) -> None:
+        self._batch = client.BatchV1Api(api)
+        self._api, self._namespace, self._hub = api, namespace, hub
+        self._store, self._tracker = store, tracker
+        self.grace = timedelta(seconds=grace_seconds)
+        self.interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def set_leading(self, leading: bool) -> None:
+        """Start the loop when this replica leads; stop it when it no longer does."""
+        if leading and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="janitor")
+        elif not leading and self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Run a pass now (a Job was deleted), if this replica leads."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("clean-up pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def sweep(self) -> None:
+        """One pass: stop cancelled pods, settle outputs, clean finished runs, remove Jobs."""
+        await self._stop_cancelled()
+        await self._clean_finished()
+        for job_id in await Job.filter(deleting_at__not_isnull=True).values_list("id", flat=True):
+            await self.remove_job(UUID(str(job_id)))
+
+    async def _stop_cancelled(self) -> None:
+        """A cancelled run whose Kubernetes Job still runs pods: suspend it (again)."""
+        for name, job in list(self._tracker.jobs.cache.items()):
+            run_id = (job.get("metadata", {}).get("labels") or {}).get(RUN_ID)
+            if run_id is None or job.get("spec", {}).get("suspend"):
+                continue
+            if job.get("status", {}).get("completionTime") or not job.get("status", {}).get(
+                "active"
+            ):
+                continue
+            if await Run.exists(id=run_id, status=RunStatus.CANCELLED):
+                await suspend_kube_job(self._api, self._namespace, name)
+
+    async def _clean_finished(self) -> None:
+        due = datetime.now(UTC) - self.grace
+        runs = (
+            await Run.filter(status__in=list(TERMINAL), cleaned_at=None, finished_at__lte=due)
+            .order_by("finished_at")
+            .limit(BATCH)
+        )
+        for run in runs:
+            if run.outputs_status not in SETTLED and not self._has_pod(str(run.id)):
+                await settle_outputs(self._store, self._hub, str(run.id), None)
+                await run.refresh_from_db(fields=["outputs_status", "version"])
+            if run.outputs_status not in SETTLED:
+                continue  # the upload goes on (the sidecar has the pod's grace period)
+            if not await LogArchive.exists(run_id=run.id):
+                continue  # its streams are still read
+            if await self._delete_kube_job(run.kube_name):
+                await Run.filter(id=run.id).update(cleaned_at=datetime.now(UTC))
+
+    def _has_pod(self, run_id: str) -> bool:
+        return any(
+            (pod["metadata"].get("labels") or {}).get(RUN_ID) == run_id
+            for pod in self._tracker.pods.cache.values()
+        )
+
+    async def _delete_kube_job(self, name: str) -> bool:
+        """Delete a run's Kubernetes Job with its pods and Secret; True once it is gone."""
+        try:
+            await self._batch.delete_namespaced_job(
+                name, self._namespace, propagation_policy="Background"
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return True
+            log.warning("deleting Kubernetes Job %s failed: %s %s", name, exc.status, exc.reason)
+            return False
+        return True
+
+    async def remove_job(self, job_id: UUID) -> None:
+        """Delete a Job being deleted with everything of its runs: Kubernetes objects, stored
+        log lines, archives and outputs in object storage, then the rows."""
+        for run_id, cleaned in await Run.filter(job_id=job_id).values_list("id", "cleaned_at"):
+            if cleaned is None and not await self._delete_kube_job(kube_job_name(str(run_id))):
+                return  # the cluster does not answer: next pass
+            await self._store.delete_prefix(f"runs/{run_id}/")
+            await LogLine.filter(run_id=run_id).delete()
+            await LogStream.filter(run_id=run_id).delete()
+            await LogArchive.filter(run_id=run_id).delete()
+            await RunEvent.filter(run_id=run_id).delete()
+            await Run.filter(id=run_id).delete()
+        await JobInputLink.filter(job_id=job_id).delete()
+        await Job.filter(id=job_id).delete()
+        log.info("job %s deleted with its runs' data", job_id)
+
+
+async def request_job_deletion(job: Job) -> tuple[int, UserError | None]:
+    """Mark a Job for deletion (gone for clients at once; its data goes in the background):
+    the number of its runs, or an error while some have not finished."""
+    unfinished = await Run.filter(job_id=job.id, status__in=list(UNFINISHED)).count()
+    if unfinished:
+        return 0, UserError(
+            "id",
+            f"{unfinished} run(s) of this Job have not finished; cancel them or wait.",
+            ErrorCode.IN_USE,
+        )
+    runs = await Run.filter(job_id=job.id).count()
+    await Job.filter(id=job.id, deleting_at=None).update(deleting_at=datetime.now(UTC))
+    return runs, None
