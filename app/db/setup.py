@@ -13,6 +13,7 @@ MODELS = [
     "app.db.auth_models",  # users, teams, tokens, sessions, secrets
     "app.db.log_models",  # log lines and archives
     "app.db.storage_models",  # inputs and run outputs
+    "app.db.schedule_models",  # schedules of Jobs
 ]
 MIGRATIONS = "app.db.migrations"
 
