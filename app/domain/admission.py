@@ -46,14 +46,14 @@ Preemption
     reserved for it, and nothing more is preempted. Otherwise, with ``policy.preemption``, it
     preempts the cheapest set of strictly lower-priority runs admitted at least
     ``min_runtime_seconds`` ago, all on one GPU, whose removal lets its profile be cut there.
-    Cost, compared in this order: victims of owners within quota (over-quota owners' runs go
-    first), the highest victim priority, runtime lost (sum of time since admission, so the most
-    recently admitted go first), number of victims, compute slices, GPUs without a promise
-    first, configuration order. The preemptor starts in a later pass, once its victims' slices
-    are freed; the freed slices are reserved for it meanwhile. Every blocked run may preempt
-    (not only the first), so no higher-priority run waits on a preemptible one for more than a
-    pass. Promises made for backfill do not stop a preemption: they guard free slices against
-    lower-ordered runs, not against higher priority.
+    Cost, compared in this order: whether any victim's owner is within its quota (a set of
+    over-quota owners' runs only goes first), the highest victim priority, runtime lost (sum
+    of time since admission, so the most recently admitted go first), number of victims,
+    compute slices, GPUs without a promise first, configuration order. The preemptor starts in
+    a later pass, once its victims' slices are freed; the freed slices are reserved for it
+    meanwhile. Every blocked run may preempt (not only the first), so no higher-priority run
+    waits on a preemptible one for more than a pass. Promises made for backfill do not stop a
+    preemption: they guard free slices against lower-ordered runs, not against priority.
 """
 
 from __future__ import annotations
@@ -575,7 +575,7 @@ class _Pass:
                     feasible.append(chosen)
                     victims = tuple(pool[k] for k in combo)
                     cost = (
-                        float(sum(1 for v in victims if v.owner not in self.over_quota)),
+                        float(any(v.owner not in self.over_quota for v in victims)),
                         float(max(v.rank for v in victims)),
                         sum(self.now_ts - v.admitted for v in victims),
                         float(len(victims)),
