@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # outputs settled first); the clean-up loop looks this often.
     cleanup_grace_seconds: float = 60
     cleanup_interval_seconds: float = 10
+    # Schedules: how often one may fire at most (a cron firing more often is refused), and how
+    # many ticks missed while no replica led are fired on return (older ones are skipped).
+    schedule_min_interval_seconds: int = Field(default=60, ge=1)
+    schedule_catch_up_ticks: int = Field(default=1, ge=1)
 
     # GraphQL limits.
     max_query_depth: int = 12

@@ -59,11 +59,13 @@ class ScheduleSpec:
 @dataclass(frozen=True)
 class Due:
     """What a schedule owes at `now`: ticks to fire (oldest first), how many missed ticks the
-    catch-up bound skipped, and the tick after `now` (None: it never fires again)."""
+    catch-up bound skipped (the latest of them: `skipped_at`), and the tick after `now` (None:
+    it never fires again)."""
 
     fire: list[datetime]
     skipped: int
     next_at: datetime | None
+    skipped_at: datetime | None = None
 
 
 def zone_of(name: str) -> ZoneInfo | None:
@@ -205,4 +207,10 @@ def due_ticks(spec: ScheduleSpec, next_at: datetime, now: datetime, catch_up: in
     if tick is not None and tick <= now:
         tick = next_tick(spec, now)
     keep = max(1, catch_up)
-    return Due(fire=ticks[-keep:], skipped=max(0, len(ticks) - keep), next_at=tick)
+    missed = ticks[:-keep]
+    return Due(
+        fire=ticks[-keep:],
+        skipped=len(missed),
+        next_at=tick,
+        skipped_at=missed[-1] if missed else None,
+    )

@@ -16,6 +16,7 @@ from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
 from app.graphql.runs.schema import RunMutations, RunQueries, RunSubscriptions
+from app.graphql.schedules.schema import ScheduleMutations
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
 from app.graphql.text_guard import RejectNulText
 from app.graphql.users.guard import RequireViewer
@@ -77,6 +78,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
                 AccountMutations,
                 InputMutations,
                 SecretMutations,
+                ScheduleMutations,
             ),
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),

@@ -139,6 +139,9 @@ class Platform:
             interval_seconds=self.settings.cleanup_interval_seconds,
         )
         self.leader_loops.append(self.janitor)
+        from app.services.schedules import ScheduleLoop
+
+        self.leader_loops.append(ScheduleLoop(self))
         await self.tracker.start()
         identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.elector = LeaseElector(

@@ -216,6 +216,7 @@ def test_catch_up_fires_at_most_the_bound_and_counts_the_rest(
     due = due_ticks(spec("* * * * *"), at(missed_at), at("12:03") + timedelta(seconds=30), catch_up)
     assert due.fire == [at(t) for t in fire]
     assert due.skipped == skipped
+    assert due.skipped_at == (at(fire[0]) - timedelta(minutes=1) if skipped else None)
     assert due.next_at == at(next_at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import strawberry
@@ -27,6 +28,9 @@ from app.graphql.pagination import (
 from app.graphql.priority import PriorityEnum  # noqa: F401  (registers the GraphQL enum)
 from app.graphql.runs.types import RunConnection, RunType
 from app.graphql.secrets.types import SecretType
+
+if TYPE_CHECKING:
+    from app.graphql.schedules.types import ScheduleType
 
 
 @strawberry.type(
@@ -142,6 +146,14 @@ class JobType(relay.Node):
             cursor_of=lambda r: encode_cursor(r.number),
             node_of=RunType.from_model,
         )
+
+    @strawberry.field(description="The schedules that rerun this Job, oldest first.")
+    async def schedules(
+        self, info: Info
+    ) -> list[Annotated[ScheduleType, strawberry.lazy("app.graphql.schedules.types")]]:
+        from app.graphql.schedules.types import schedules_of_job
+
+        return await schedules_of_job(info, UUID(self.id))
 
     @strawberry.field(description="The newest run of this Job.")
     async def latest_run(self, info: Info) -> RunType | None:

@@ -1,0 +1,1 @@
+"""Schedules of Jobs: the Schedule node, and the mutations that create and change them."""
