@@ -102,6 +102,8 @@ def derive_outputs(
     if run_finished:
         if sidecar is not None and "running" in sidecar:
             return OutputsState(OutputsStatus.UPLOADING, "Uploading the output directory.")
+        if sidecar is not None and "waiting" in sidecar and ran:
+            return OutputsState(OutputsStatus.UPLOADING, "The upload is about to start.")
         if not ran and not sidecar:
             return OutputsState(OutputsStatus.NONE, "The run ended before it started.")
         return OutputsState(OutputsStatus.FAILED, "The run ended and no outputs were uploaded.")

@@ -3,7 +3,8 @@
 A cancelled run is recorded first (CANCELLED is final, so no later watch event can move it),
 then its Kubernetes Job is suspended: the Job controller deletes its pods with their grace
 period, the kubelet stops the main container, and the upload sidecar still uploads what the run
-wrote. The Job object itself goes later, with the clean-up of finished runs (app/services/janitor.py).
+wrote. The Job object itself goes later, with the clean-up of finished runs
+(app/services/janitor.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from app.db.models import Run
 from app.domain.errors import ErrorCode, UserError
 from app.domain.status import CANCELLED, RunStatus
 from app.events.hub import Hub
-from app.services.runs import end_run
+from app.services.runs import end_run, settle_unstarted
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ async def cancel_run(
             f"The run has already ended ({run.status.value}); there is nothing to cancel.",
             ErrorCode.ALREADY_FINISHED,
         )
+    await settle_unstarted(hub, run)
     if not await suspend_kube_job(api, namespace, run.kube_name):
         # Recorded all the same: the clean-up loop stops the pod once the cluster answers.
         log.warning("run %s is cancelled; its pod is stopped by the clean-up loop", run.id)

@@ -22,12 +22,13 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from app.db.log_models import LogArchive, LogLine, LogStream
 from app.db.models import Job, Run, RunEvent
 from app.db.storage_models import JobInputLink
-from app.domain.outputs import SETTLED
 from app.domain.errors import ErrorCode, UserError
+from app.domain.outputs import SETTLED
 from app.domain.status import TERMINAL, UNFINISHED, RunStatus
 from app.events.hub import Hub
 from app.kube.labels import RUN_ID, kube_job_name
 from app.services.control import suspend_kube_job
+from app.services.logs import LogService
 from app.services.outputs import settle_outputs
 from app.services.tracker import RunTracker
 from app.storage.base import ObjectStore
@@ -35,6 +36,9 @@ from app.storage.base import ObjectStore
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# A run ended this long ago whose log is not archived had a pod no replica saw: archive what is
+# stored (app/services/logs.py waits for such a pod's lines until then).
+ARCHIVE_OVERDUE = timedelta(minutes=2)
 
 
 class Janitor:
@@ -47,13 +51,14 @@ class Janitor:
         hub: Hub[Run],
         store: ObjectStore,
         tracker: RunTracker,
+        logs: LogService,
         *,
         grace_seconds: float,
         interval_seconds: float,
     ) -> None:
         self._batch = client.BatchV1Api(api)
         self._api, self._namespace, self._hub = api, namespace, hub
-        self._store, self._tracker = store, tracker
+        self._store, self._tracker, self._logs = store, tracker, logs
         self.grace = timedelta(seconds=grace_seconds)
         self.interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +112,7 @@ class Janitor:
 
     async def _clean_finished(self) -> None:
         due = datetime.now(UTC) - self.grace
+        overdue = datetime.now(UTC) - ARCHIVE_OVERDUE
         runs = (
             await Run.filter(status__in=list(TERMINAL), cleaned_at=None, finished_at__lte=due)
             .order_by("finished_at")
@@ -119,6 +125,8 @@ class Janitor:
             if run.outputs_status not in SETTLED:
                 continue  # the upload goes on (the sidecar has the pod's grace period)
             if not await LogArchive.exists(run_id=run.id):
+                if run.finished_at is not None and run.finished_at < overdue:
+                    await self._logs.archive_overdue(str(run.id))
                 continue  # its streams are still read
             if await self._delete_kube_job(run.kube_name):
                 await Run.filter(id=run.id).update(cleaned_at=datetime.now(UTC))

@@ -82,7 +82,7 @@ from app.db.log_models import LogArchive, LogLine, LogStream
 from app.db.models import Run
 from app.domain.status import TERMINAL
 from app.events.hub import Hub, Lagged
-from app.kube.labels import RUN_ID
+from app.kube.labels import RUN_ID, kube_job_name
 from app.kube.logfollower import Dedup, LogFollower, RawLine
 from app.services.runs import ALL_RUNS_TOPIC
 from app.services.tracker import RunTracker
@@ -670,17 +670,32 @@ class LogService:
             t.removeprefix(_TOPIC_PREFIX) for t in self.hub.topics() if t.startswith(_TOPIC_PREFIX)
         ]
 
-    async def _maybe_archive(self, run_id: str) -> None:
-        """Archive the run's log if it is terminal and every stream of it ended."""
+    async def _maybe_archive(self, run_id: str, *, force: bool = False) -> None:
+        """Archive the run's log if it is terminal and every stream of it ended (`force`: even
+        if its Job ran a pod that the pod watch never showed)."""
         task = asyncio.current_task()
         assert task is not None
         self._archiving.add(task)  # a leader stepping down lets it finish
         try:
-            await self._archive_if_due(run_id)
+            await self._archive_if_due(run_id, force=force)
         finally:
             self._archiving.discard(task)
 
-    async def _archive_if_due(self, run_id: str) -> None:
+    async def archive_overdue(self, run_id: str) -> None:
+        """Archive a run that ended long ago whatever its pods showed (the clean-up loop's
+        last resort: a pod deleted while no replica led is never seen)."""
+        if self.leading:
+            await self._maybe_archive(run_id, force=True)
+
+    async def _pod_unseen(self, run_id: str) -> bool:
+        """The run's Job ran a pod, but no stream of it was ever followed: the Jobs watch told
+        the end before the Pods watch showed the pod, whose lines are still to be read."""
+        job = self._tracker.jobs.cache.get(kube_job_name(run_id)) if self._tracker else None
+        status = (job or {}).get("status") or {}
+        ran = any(status.get(key) for key in ("active", "succeeded", "failed"))
+        return ran and not await LogStream.exists(run_id=run_id)
+
+    async def _archive_if_due(self, run_id: str, *, force: bool = False) -> None:
         lock = self._run_locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             if not self.leading or self.active_followers(run_id):
@@ -694,7 +709,7 @@ class LogService:
             for pod in list(self._pods().values()):
                 if (pod["metadata"].get("labels") or {}).get(RUN_ID) == run_id:
                     await self.on_pod("MODIFIED", pod)
-            if self.active_followers(run_id):
+            if self.active_followers(run_id) or (not force and await self._pod_unseen(run_id)):
                 return
             # Streams left unfinished by a pod that is gone now cannot be read any more.
             await LogStream.filter(run_id=run_id, ended=False).update(ended=True)

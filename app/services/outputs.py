@@ -65,6 +65,8 @@ async def settle_outputs(
     sidecar = sidecar_state(pod)
     # The manifest is the sidecar's last act: look once it ended, or when the pod is gone.
     ended = pod is None or (sidecar is not None and "terminated" in sidecar)
+    if not ended and not (sidecar and "running" in sidecar):
+        return  # the sidecar has yet to start: the pod's next change tells more
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = await Run.get_or_none(id=run_id)
         if run is None or not run.status.terminal:
@@ -72,7 +74,8 @@ async def settle_outputs(
         if run.outputs_status is not None and run.outputs_status.settled:
             return
         manifest = await read_manifest(store, run_id) if ended else None
-        state = derive_outputs(True, sidecar, manifest, ran=run.started_at is not None)
+        ran = run.started_at is not None or run.exit_code is not None
+        state = derive_outputs(True, sidecar, manifest, ran=ran)
         if (run.outputs_status, run.outputs_message) == (state.status, state.message):
             return
         if await record_outputs(hub, run, state):

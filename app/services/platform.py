@@ -135,6 +135,7 @@ class Platform:
             self.hub,
             self.store,
             self.tracker,
+            self.logs,
             grace_seconds=self.settings.cleanup_grace_seconds,
             interval_seconds=self.settings.cleanup_interval_seconds,
         )

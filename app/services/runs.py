@@ -10,7 +10,7 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from app.db.models import Run, RunEvent
-from app.domain.outputs import OutputsState
+from app.domain.outputs import OutputsState, OutputsStatus
 from app.domain.status import Observation, RunState, RunStatus, decide
 from app.events.hub import Hub
 from app.observability.metrics import observe_transition
@@ -119,8 +119,19 @@ async def end_run(hub: Hub[Run], run: Run, status: RunStatus, reason: str, messa
 
 async def fail_run(hub: Hub[Run], run: Run, reason: str, message: str) -> Run:
     """Mark a run FAILED for a platform-side reason (e.g. the cluster refused it)."""
-    await end_run(hub, run, RunStatus.FAILED, reason, message)
+    if await end_run(hub, run, RunStatus.FAILED, reason, message):
+        await settle_unstarted(hub, run)
     return run
+
+
+async def settle_unstarted(hub: Hub[Run], run: Run) -> None:
+    """A run ended by the platform before any pod of it was seen has no outputs: say so at
+    once, so its subscribers need not wait for a pod that will never upload."""
+    while run.pod_uid is None and run.outputs_status is None:
+        state = OutputsState(OutputsStatus.NONE, "The run ended before it started.")
+        if await record_outputs(hub, run, state):
+            return
+        await run.refresh_from_db()
 
 
 async def record_outputs(hub: Hub[Run], run: Run, state: OutputsState) -> bool:

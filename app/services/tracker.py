@@ -130,17 +130,21 @@ class RunTracker:
         if observation is not None and self._observed.get(run_id) != observation:
             self._observed[run_id] = observation
             changed = await apply_observation(self._hub, run_id, observation)
-            if changed is not None and changed.status.terminal:
+            if changed is not None and changed.status.terminal and pod is not None:
                 await self._outputs(run_id, pod, force=True)
-        await self._outputs(run_id, pod)
+        if pod is not None:
+            await self._outputs(run_id, pod)
 
-    async def _outputs(self, run_id: str, pod: Obj | None, *, force: bool = False) -> None:
-        """Tell the outputs listener when the upload sidecar's state changes or its pod goes."""
+    async def _outputs(self, run_id: str, pod: Obj, *, force: bool = False) -> None:
+        """Tell the outputs listener when the upload sidecar's state changes or its pod goes.
+
+        Only a pod seen gone counts as gone: the Jobs watch may report a run's end before the
+        Pods watch has shown its pod at all."""
         if self.outputs_listener is None:
             return
-        gone = pod is None or pod["metadata"]["name"] not in self.pods.cache
+        gone = pod["metadata"]["name"] not in self.pods.cache
         state = sidecar_state(pod) or {}
-        summary = ((pod or {}).get("metadata", {}).get("uid", ""), ",".join(state), gone)
+        summary = (pod["metadata"].get("uid", ""), ",".join(state), gone)
         if not force and self._sidecars.get(run_id) == summary:
             return
         self._sidecars[run_id] = summary
