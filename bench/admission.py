@@ -8,9 +8,10 @@ hold other workloads' instances, a few have instances being freed), `--admitted`
 to GPUs (a mix of priorities, most past the minimum runtime, so HIGH runs in the queue have
 victims to preempt), and `--queued` runs of `--owners` owners with random profiles, priorities
 and submission times, some owners with quotas. Then runs `plan` `--rounds` times and prints the
-time per pass, per decision (queued run) and passes/s, next to the baseline measured in the same
-run: `sorted()` of the same runs by (priority, submitted_at) — the order a FIFO-per-priority
-queue would use, with no placement, quota or fairness at all — and the ratio.
+time per pass, per decision (queued run) and passes/s (also with preemption off), next to the
+baseline measured in the same run: `sorted()` of the same runs by (priority, submitted_at) —
+the order a FIFO-per-priority queue would use, with no placement, quota or fairness at all —
+and the ratio.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def main() -> None:
     result: Plan = plan(snapshot, policy)  # warm the geometry cache
 
     ours = timed(lambda: plan(snapshot, policy), args.rounds)
+    quiet = Policy(preemption=False)
+    no_preemption = timed(lambda: plan(snapshot, quiet), args.rounds)
     runs = list(snapshot.queued)
     baseline = timed(
         lambda: sorted(runs, key=lambda r: (-PRIORITY_VALUES[r.priority], r.submitted_at)),
@@ -154,6 +157,11 @@ def main() -> None:
     print(
         f"plan():   {median * 1e3:8.2f} ms/pass median ({best * 1e3:.2f} best), "
         f"{median / len(runs) * 1e6:6.2f} us/decision, {1 / median:7.1f} passes/s"
+    )
+    quiet_median = statistics.median(no_preemption)
+    print(
+        f"plan() without preemption: {quiet_median * 1e3:8.2f} ms/pass median, "
+        f"{quiet_median / len(runs) * 1e6:6.2f} us/decision, {1 / quiet_median:7.1f} passes/s"
     )
     print(
         f"sorted(): {base_median * 1e3:8.2f} ms/pass median ({base_best * 1e3:.2f} best), "

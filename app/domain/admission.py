@@ -64,7 +64,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import combinations
 
 from app.domain.mig import COMPUTE_SLICES, MEMORY_SLICES, SIZES, fits_counts, profile_units
 from app.domain.priority import PRIORITY_VALUES, Priority
@@ -291,6 +290,36 @@ class _GpuState:
 
 _Cost = tuple[float, float, float, float, float, float, float]
 _Option = tuple[_Cost, _GpuState, list[_Slot]]
+
+
+def _minimal_sets(counts: list[int], axis: int, pool: list[_Slot]) -> list[tuple[_Slot, ...]]:
+    """Every minimal set of ``pool`` whose removal from ``counts`` lets size ``axis`` be cut.
+
+    A superset of a working set also works and costs at least as much, so only minimal sets
+    matter. They are grown level by level from sets that do not work yet (every subset of a
+    minimal set fails), which keeps the search to a handful of checks when single victims do.
+    """
+    found: list[tuple[_Slot, ...]] = []
+    masks: list[int] = []
+    frontier: list[tuple[int, ...]] = [()]
+    while frontier:
+        grown: list[tuple[int, ...]] = []
+        for base in frontier:
+            for j in range(base[-1] + 1 if base else 0, len(pool)):
+                combo = (*base, j)
+                mask = sum(1 << k for k in combo)
+                if any(m & mask == m for m in masks):
+                    continue
+                trial = list(counts)
+                for k in combo:
+                    trial[pool[k].axis] -= 1
+                if _fits_with(trial, axis):
+                    masks.append(mask)
+                    found.append(tuple(pool[k] for k in combo))
+                else:
+                    grown.append(combo)
+        frontier = grown
+    return found
 
 
 def _ts(moment: datetime) -> float:
@@ -561,30 +590,18 @@ class _Pass:
         for bound, state, pool in options:
             if best is not None and bound >= best[0]:
                 break
-            feasible: list[frozenset[int]] = []
-            for size in range(1, len(pool) + 1):
-                for combo in combinations(range(len(pool)), size):
-                    chosen = frozenset(combo)
-                    if any(f <= chosen for f in feasible):
-                        continue
-                    counts = list(state.soon)
-                    for k in combo:
-                        counts[pool[k].axis] -= 1
-                    if not _fits_with(counts, axis):
-                        continue
-                    feasible.append(chosen)
-                    victims = tuple(pool[k] for k in combo)
-                    cost = (
-                        float(any(v.owner not in self.over_quota for v in victims)),
-                        float(max(v.rank for v in victims)),
-                        sum(self.now_ts - v.admitted for v in victims),
-                        float(len(victims)),
-                        float(sum(v.compute for v in victims)),
-                        float(state.promised),
-                        float(state.order),
-                    )
-                    if best is None or cost < best[0]:
-                        best = (cost, state, victims)
+            for victims in _minimal_sets(state.soon, axis, pool):
+                cost = (
+                    float(any(v.owner not in self.over_quota for v in victims)),
+                    float(max(v.rank for v in victims)),
+                    sum(self.now_ts - v.admitted for v in victims),
+                    float(len(victims)),
+                    float(sum(v.compute for v in victims)),
+                    float(state.promised),
+                    float(state.order),
+                )
+                if best is None or cost < best[0]:
+                    best = (cost, state, victims)
         assert best is not None  # every option's whole pool is a feasible set
         _, state, victims = best
         for victim in victims:
