@@ -99,8 +99,12 @@ class Run(Model):
     outputs_message = fields.TextField(null=True)
     # When the admission loop last let its Kubernetes Job run (None while queued).
     admitted_at = fields.DatetimeField(null=True)
+    # Where the admission loop placed it: "<node>/<gpu index>" (kept until its pod is gone,
+    # so the slices count as being freed while a preempted or cancelled pod stops).
+    gpu_slot = fields.CharField(max_length=300, null=True)
     # Why a PENDING run waits, and where it stands (written by the admission loop).
     pending_reason = fields.CharField(max_length=32, null=True)
+    pending_message = fields.TextField(null=True)
     queue_position = fields.IntField(null=True)
     owner_queue_position = fields.IntField(null=True)
     # Slice-seconds used by finished attempts (the current attempt's runs on from started_at).

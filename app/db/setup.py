@@ -14,6 +14,7 @@ MODELS = [
     "app.db.log_models",  # log lines and archives
     "app.db.storage_models",  # inputs and run outputs
     "app.db.schedule_models",  # schedules of Jobs
+    "app.db.quota_models",  # users' and teams' quotas
 ]
 MIGRATIONS = "app.db.migrations"
 
