@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -201,6 +202,23 @@ async def job_latest_run_status(api: Api, data: ContractData) -> None:
     events = await follow(api, "JobLatestRunStatus", data.completed["run"]["id"])
     assert [e["status"] for e in events] == ["COMPLETED"]
     assert events[0]["attempts"] == 1 and events[0]["exitCode"] == 0
+
+
+@scenario("JobSchedules")
+async def job_schedules(api: Api, data: ContractData) -> None:
+    job_id = data.completed["job"]["id"]
+    run_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    created = await api.gql(
+        "mutation($jobId: ID!, $runAt: DateTime) { createSchedule(jobId: $jobId, runAt: $runAt,"
+        ' timezone: "Europe/Madrid") { userErrors { field } } }',
+        {"jobId": job_id, "runAt": run_at.isoformat()},
+    )
+    assert created["createSchedule"]["userErrors"] == []
+    job = (await api.gql(operation("JobSchedules"), {"id": job_id}))["job"]
+    (schedule,) = job["schedules"]
+    assert schedule["cron"] is None and schedule["timezone"] == "Europe/Madrid"
+    assert datetime.fromisoformat(schedule["nextRunAt"]) == run_at and not schedule["paused"]
+    assert schedule["lastRun"] is None and schedule["lastRunAt"] is None
 
 
 # Run detail -----------------------------------------------------------------------------------
