@@ -6,10 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.gpu import DEFAULT_PROFILES, GpuProfile
+from app.domain.usage import DEFAULT_PERIOD_CRON, check_period
 from app.storage.factory import StorageSettings
 
 
@@ -61,6 +62,28 @@ class Settings(BaseSettings):
     # many ticks missed while no replica led are fired on return (older ones are skipped).
     schedule_min_interval_seconds: int = Field(default=60, ge=1)
     schedule_catch_up_ticks: int = Field(default=1, ge=1)
+    # Quotas: a period starts at each tick of the cron, read in the timezone (weekly by
+    # default). Owners without a stored quota get the defaults (None: no limit).
+    quota_period_cron: str = DEFAULT_PERIOD_CRON
+    quota_timezone: str = "UTC"
+    default_max_slices: int | None = Field(default=None, ge=0)
+    default_high_priority_gpu_hours: float | None = Field(default=None, ge=0)
+    # HIGH/EXTRA_HIGH asked for with no high-priority budget left: refused, or accepted to
+    # wait in the queue (OVER_QUOTA) until the next period.
+    high_priority_over_quota: Literal["refuse", "wait"] = "refuse"
+    # Who may ask for EXTRA_HIGH; "members with quota": a high-priority budget above 0 (or
+    # no limit) for the run's owner, the user or the team of a team Job.
+    extra_high_roles: Literal["admins", "admins_and_members_with_quota", "everyone"] = (
+        "admins_and_members_with_quota"
+    )
+    # Fair share weighs recent usage, halved every this many seconds.
+    fair_share_half_life_seconds: float = Field(default=3600, gt=0)
+
+    @model_validator(mode="after")
+    def _quota_period_is_valid(self) -> Settings:
+        """A bad cron or zone fails at start, not in every quota lookup."""
+        check_period(self.quota_period_cron, self.quota_timezone)
+        return self
 
     # GraphQL limits.
     max_query_depth: int = 12
