@@ -15,6 +15,7 @@ from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
+from app.graphql.quotas.schema import QuotaMutations, QuotaQueries
 from app.graphql.runs.schema import RunMutations, RunQueries, RunSubscriptions
 from app.graphql.schedules.schema import ScheduleMutations
 from app.graphql.secrets.schema import SecretMutations, SecretQueries
@@ -67,6 +68,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
                 AccountQueries,
                 InputQueries,
                 SecretQueries,
+                QuotaQueries,
             ),
         ),
         mutation=merge_types(
@@ -79,6 +81,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
                 InputMutations,
                 SecretMutations,
                 ScheduleMutations,
+                QuotaMutations,
             ),
         ),
         subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),

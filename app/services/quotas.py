@@ -29,6 +29,7 @@ from app.domain.errors import ErrorCode, UserError
 from app.domain.priority import Priority
 from app.domain.status import RunStatus
 from app.domain.usage import (
+    OwnerKind,
     compute_slices,
     decayed_slice_seconds,
     owner_key,
@@ -247,16 +248,18 @@ def _may_use_extra_high(viewer: Principal, hours: float | None, settings: Settin
 
 async def set_quota(
     viewer: Principal,
-    user_id: UUID | None,
-    team_id: UUID | None,
+    owner: tuple[OwnerKind, UUID | None] | None,
     max_slices: int | None,
     high_priority_gpu_hours: float | None,
 ) -> Outcome[str]:
-    """Set a user's or a team's quota (admins); the value is the owner's key."""
+    """Set a user's or a team's quota (admins); the value is the owner's key.
+
+    ``owner``: ``("user" | "team", id)``, the id None when the one given is not valid; None
+    when not exactly one was given."""
     if not viewer.is_admin:
         return Outcome(errors=[UserError(None, "Only admins set quotas.", ErrorCode.NOT_FOUND)])
     errors = []
-    if (user_id is None) == (team_id is None):
+    if owner is None:
         errors.append(UserError(None, "Give exactly one of userId and teamId.", ErrorCode.INVALID))
     if max_slices is not None and max_slices < 0:
         errors.append(UserError("maxSlices", "Must be 0 or more.", ErrorCode.OUT_OF_RANGE))
@@ -265,18 +268,20 @@ async def set_quota(
         errors.append(
             UserError("highPriorityGpuHours", "Must be 0 or more.", ErrorCode.OUT_OF_RANGE)
         )
-    if errors:
+    if errors or owner is None:
         return Outcome(errors=errors)
-    if user_id is not None and not await User.exists(id=user_id):
-        return Outcome(errors=[UserError("userId", "No user with this id.", ErrorCode.NOT_FOUND)])
-    if team_id is not None and not await Team.exists(id=team_id):
-        return Outcome(errors=[UserError("teamId", "No team with this id.", ErrorCode.NOT_FOUND)])
+    kind, id_ = owner
+    model = User if kind == "user" else Team
+    if id_ is None or not await model.exists(id=id_):
+        return Outcome(
+            errors=[UserError(f"{kind}Id", f"No {kind} with this id.", ErrorCode.NOT_FOUND)]
+        )
     values = {"max_slices": max_slices, "high_priority_gpu_hours": hours}
-    if team_id is not None:
-        await QuotaRow.update_or_create(values, team_id=team_id)
-        return Outcome(value=f"team:{team_id}")
-    await QuotaRow.update_or_create(values, user_id=user_id)
-    return Outcome(value=f"user:{user_id}")
+    if kind == "user":
+        await QuotaRow.update_or_create(values, user_id=id_)
+    else:
+        await QuotaRow.update_or_create(values, team_id=id_)
+    return Outcome(value=f"{kind}:{id_}")
 
 
 async def owners_with_quota_or_usage(now: datetime, settings: Settings) -> list[str]:

@@ -32,6 +32,7 @@ from app.graphql.runs.types import RunType
 from app.services.inputs import inputs_for_job
 from app.services.janitor import request_job_deletion
 from app.services.jobs import rerun_job, submit_job
+from app.services.quotas import check_priority
 from app.services.secrets import secrets_for_job, team_for
 
 
@@ -104,7 +105,10 @@ class JobMutations:
         )
         job_secrets, secret_errors = await secrets_for_job(viewer, input.secret_names or [])
         team_id, team_errors = team_for(viewer, input.team_id)
-        input_errors = input_errors + secret_errors + team_errors
+        priority_errors = await check_priority(
+            viewer, input.priority, team_id, settings=platform.settings
+        )
+        input_errors = input_errors + secret_errors + team_errors + priority_errors
         if input_errors:
             spec = validate_job(data, platform.limits)
             errors = (spec if isinstance(spec, list) else []) + input_errors
@@ -153,6 +157,19 @@ class JobMutations:
                 field="jobId", message="No Job with this id.", code=ErrorCode.NOT_FOUND
             )
             return CreateJobPayload(job=None, run=None, user_errors=[error])
+        if overrides is not None and overrides.priority is not None:
+            assert info.context.viewer is not None  # the guard refuses anonymous mutations
+            team_id = job.team_id  # type: ignore[attr-defined]
+            refused = await check_priority(
+                info.context.viewer,
+                overrides.priority,
+                team_id,
+                settings=platform.settings,
+                field="overrides.priority",
+            )
+            if refused:
+                errors = [UserErrorType.from_domain(e) for e in refused]
+                return CreateJobPayload(job=JobType.from_model(job), run=None, user_errors=errors)
         result = await rerun_job(
             platform.kube,
             platform.hub,

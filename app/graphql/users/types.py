@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -13,6 +14,9 @@ from app.db.auth_models import AccessToken, Role, Team, User
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.nodes import parse_uuid
+
+if TYPE_CHECKING:
+    from app.graphql.quotas.types import QuotaType, UsageType
 
 RoleEnum = describe_values(
     strawberry.enum(Role, name="Role", description="What a user may see and do."),
@@ -74,6 +78,25 @@ class UserType(relay.Node):
     async def teams(self, info: Info) -> list[TeamType]:
         teams = await Team.filter(members__id=self.id).order_by("name")
         return [TeamType.from_model(t) for t in teams]
+
+    @strawberry.field(
+        description="GPU use of the user's own Jobs: now and this quota period (a team's Jobs "
+        "count for the team, see `quotaUsage`)."
+    )
+    async def usage(
+        self, info: Info
+    ) -> Annotated[UsageType, strawberry.lazy("app.graphql.quotas.types")]:
+        from app.graphql.quotas.types import owner_usage
+
+        return await owner_usage(info, f"user:{self.id}")
+
+    @strawberry.field(description="The quota of the user's own Jobs, and what is left of it.")
+    async def quota(
+        self, info: Info
+    ) -> Annotated[QuotaType, strawberry.lazy("app.graphql.quotas.types")]:
+        from app.graphql.quotas.types import owner_quota
+
+        return await owner_quota(info, f"user:{self.id}")
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
