@@ -29,7 +29,7 @@ ErrorCodeEnum = describe_values(
         ErrorCode.INVALID_CREDENTIALS: "Wrong email or password, or a token that is not valid.",
         ErrorCode.RATE_LIMITED: "Too many failed attempts; wait a few minutes.",
         ErrorCode.ALREADY_FINISHED: "The run has already ended; there is nothing to stop.",
-        ErrorCode.QUOTA_EXCEEDED: "The owner's quota has nothing left for this (see `viewer.quota`).",
+        ErrorCode.QUOTA_EXCEEDED: "The owner's quota has nothing left for this (`viewer.quota`).",
         ErrorCode.NOT_ALLOWED: "You may not use this value (such as priority EXTRA_HIGH).",
     },
 )
