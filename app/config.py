@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # outputs settled first); the clean-up loop looks this often.
     cleanup_grace_seconds: float = 60
     cleanup_interval_seconds: float = 10
+    # Admission queue: how often a pass runs at least, whether the platform preempts, and how
+    # long a run is protected after it starts; kube-scheduler's own preemption (off: it would
+    # bypass fair share and quotas).
+    admission_interval_seconds: float = 5
+    preemption: bool = True
+    preemption_min_runtime_seconds: float = 60
+    scheduler_preemption: bool = False
     # Schedules: how often one may fire at most (a cron firing more often is refused), and how
     # many ticks missed while no replica led are fired on return (older ones are skipped).
     schedule_min_interval_seconds: int = Field(default=60, ge=1)

@@ -108,6 +108,8 @@ async def api(
         create_namespace=True,
         output_volume="emptyDir",
         watch_timeout_seconds=30,
+        # Runs that just started may be preempted (the default protects them for 60 s).
+        preemption_min_runtime_seconds=1,
         storage={"backend": "local", "local_root": tmp_path_factory.mktemp(f"objects-{backend}")},
     )
     app = create_app(settings)

@@ -28,8 +28,12 @@ def priority_class_name(priority: Priority) -> str:
     return f"walkai-{priority.value.lower().replace('_', '-')}"
 
 
-def priority_class_manifest(priority: Priority) -> dict[str, object]:
-    """The scheduling.k8s.io/v1 PriorityClass for a priority."""
+def priority_class_manifest(priority: Priority, *, preempt: bool = False) -> dict[str, object]:
+    """The scheduling.k8s.io/v1 PriorityClass for a priority.
+
+    kube-scheduler's preemption is off by default (`preempt`): it can only free the very MIG
+    resource a pod asks for and knows nothing of fair share or quotas, so the platform's
+    admission queue chooses victims instead."""
     return {
         "apiVersion": "scheduling.k8s.io/v1",
         "kind": "PriorityClass",
@@ -39,6 +43,6 @@ def priority_class_manifest(priority: Priority) -> dict[str, object]:
         },
         "value": PRIORITY_VALUES[priority],
         "globalDefault": False,
-        "preemptionPolicy": "PreemptLowerPriority",
+        "preemptionPolicy": "PreemptLowerPriority" if preempt else "Never",
         "description": f"walk:ai runs of priority {priority.value}",
     }

@@ -17,6 +17,8 @@ from typing import Any
 MAIN_CONTAINER = "main"
 PREEMPTED = "PREEMPTED"
 CANCELLED = "CANCELLED"
+# A suspended Job without a pod: the run waits in the platform's admission queue.
+QUEUED = "Queued"
 # A run past its time limit (its Kubernetes Job's activeDeadlineSeconds).
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 # Job failures that only follow a pod's failure: the pod tells the exit code.
@@ -213,7 +215,7 @@ def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Obse
         if observed is None and job.get("spec", {}).get("suspend"):
             return Observation(
                 status=RunStatus.PENDING,
-                reason="Queued",
+                reason=QUEUED,
                 message="Waiting in the platform's admission queue.",
             )
     return observed
@@ -254,6 +256,8 @@ def decide(state: RunState, obs: Observation) -> RunState | None:
     if not new_attempt:
         if state.reason == PREEMPTED and obs.pod_uid is not None:
             return None  # nothing of a preempted pod matters but its replacement
+        if obs.reason == QUEUED and obs.pod_uid is None and state.status is RunStatus.PENDING:
+            return None  # back in the queue: why it waits (PREEMPTED) says more
         preempting = obs.reason == PREEMPTED
         if not preempting:
             if _RANK[obs.status] < _RANK[state.status]:

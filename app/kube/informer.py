@@ -57,7 +57,7 @@ class Informer:
         kind: str,
         list_function: ListFunction,
         *,
-        namespace: str,
+        namespace: str | None,
         label_selector: str,
         handler: Handler,
         timeout_seconds: int = 300,
@@ -73,6 +73,11 @@ class Informer:
         self.watch_restarts = 0
         self.relists = 0
         self._backoff = Backoff()
+
+    @property
+    def _scope(self) -> tuple[str, ...]:
+        """The namespace argument of a namespaced list; none for a cluster-scoped kind."""
+        return (self.namespace,) if self.namespace is not None else ()
 
     async def run(self) -> None:
         """List and watch until cancelled."""
@@ -100,7 +105,7 @@ class Informer:
         token: str | None = None
         while True:
             response = await self._list(
-                self.namespace,
+                *self._scope,
                 label_selector=self.label_selector,
                 limit=LIST_PAGE,
                 _continue=token,
@@ -127,7 +132,7 @@ class Informer:
         async with Watch(return_type="object") as watch:
             stream = watch.stream(
                 self._list,
-                self.namespace,
+                *self._scope,
                 label_selector=self.label_selector,
                 resource_version=version,
                 allow_watch_bookmarks=True,

@@ -119,6 +119,7 @@ async def start_run(
         run_spec(job, run),
         ref,
         settings,
+        suspend=True,  # the admission queue lets it run (app/services/admission.py)
         with_inputs=with_inputs,
         secret_refs=[s["kube_name"] for s in job.secrets],
     )

@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -19,12 +19,15 @@ from app.auth.state import AuthState
 from app.config import Settings
 from app.db.models import Run
 from app.db.setup import close_database, open_database
+from app.domain.admission import Policy
 from app.domain.jobspec import Limits
 from app.domain.priority import Priority, priority_class_manifest
 from app.events.hub import Hub
 from app.kube.client import connect
+from app.kube.informer import Informer
 from app.kube.lease import LeaseElector
 from app.kube.manifests import ManifestSettings
+from app.services.admission import AdmissionLoop
 from app.services.janitor import Janitor
 from app.services.logs import LogService
 from app.services.outputs import settle_outputs
@@ -67,6 +70,11 @@ class Platform:
     elector: LeaseElector | None = None
     # Deletes finished runs' Kubernetes objects and deleted Jobs' data (a leader loop).
     janitor: Janitor | None = None
+    # The cluster's nodes (their GPUs), watched by every replica.
+    nodes: Informer | None = None
+    _nodes_task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # Admits queued runs by priority, fair share and quota (a leader loop).
+    admission: AdmissionLoop | None = None
     # Loops that run on the Lease holder only, told in order after the log service.
     leader_loops: list[LeaderLoop] = field(default_factory=list)
     # Where the database was opened: Tortoise keeps connections per context, and tasks started
@@ -143,12 +151,40 @@ class Platform:
         from app.services.schedules import ScheduleLoop
 
         self.leader_loops.append(ScheduleLoop(self))
+        self.nodes = Informer(
+            "nodes",
+            _list_nodes(self.api),
+            namespace=None,
+            label_selector="",
+            handler=self._on_node,
+            timeout_seconds=self.settings.watch_timeout_seconds,
+        )
+        self.admission = AdmissionLoop(
+            self.api,
+            self.settings.namespace,
+            self.hub,
+            self.tracker,
+            self.nodes,
+            resource_prefix=self.settings.gpu_resource_prefix,
+            policy=Policy(
+                min_runtime_seconds=self.settings.preemption_min_runtime_seconds,
+                preemption=self.settings.preemption,
+            ),
+            interval=self.settings.admission_interval_seconds,
+        )
+        self.tracker.pod_listeners.append(self.admission.on_pod)
+        self.leader_loops.append(self.admission)
+        self._nodes_task = asyncio.create_task(self.nodes.run(), name="informer-nodes")
         await self.tracker.start()
         identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self.elector = LeaseElector(
             self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading
         )
         self.elector.start()
+
+    async def _on_node(self, kind: str, node: dict[str, object]) -> None:
+        if self.admission is not None:
+            self.admission.poke()
 
     async def _settle_outputs(self, run_id: str, pod: dict[str, object] | None) -> None:
         await settle_outputs(self.store, self.hub, run_id, pod)
@@ -171,6 +207,10 @@ class Platform:
             self.elector = None
         if self.tracker is not None:
             await self.tracker.stop()
+        if self._nodes_task is not None:
+            self._nodes_task.cancel()
+            await asyncio.gather(self._nodes_task, return_exceptions=True)
+            self._nodes_task = None
         await self.logs.stop()
         if self.api is not None:
             await self.api.close()
@@ -210,8 +250,19 @@ class Platform:
         scheduling = client.SchedulingV1Api(self.kube)
         for priority in Priority:
             await _create_if_missing(
-                scheduling.create_priority_class, priority_class_manifest(priority)
+                scheduling.create_priority_class,
+                priority_class_manifest(priority, preempt=self.settings.scheduler_preemption),
             )
+
+
+def _list_nodes(api: client.ApiClient) -> Any:
+    """`list_node` called the way a namespaced list is (the informer passes no namespace)."""
+    core = client.CoreV1Api(api)
+
+    async def list_nodes(**kwargs: Any) -> Any:
+        return await core.list_node(**kwargs)
+
+    return list_nodes
 
 
 async def _create_if_missing(create: object, body: dict[str, object]) -> None:

@@ -222,7 +222,7 @@ class ScheduleLoop:
                 await self._fire(schedule, now)
             if len(due) < BATCH:
                 break
-        at = await _active().order_by("next_run_at").values_list("next_run_at", flat=True).first()
+        at = await _active().order_by("next_run_at").first().values_list("next_run_at", flat=True)
         if at is None:
             return MAX_SLEEP_SECONDS
         return min(MAX_SLEEP_SECONDS, max(0.0, (at - _now()).total_seconds()))

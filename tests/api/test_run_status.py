@@ -12,6 +12,16 @@ from tests.support.api import Api
 from tests.support.graphql import node_uuid
 
 
+WAITING_RUN = """
+subscription($runId: ID!) {
+  runStatus(runId: $runId) {
+    status reason pendingReason pendingMessage queuePosition ownerQueuePosition admittedAt
+  }
+}"""
+
+CANCEL_RUN = "mutation($runId: ID!) { cancelRun(runId: $runId) { userErrors { code } } }"
+
+
 async def create(api: Api, **overrides: object) -> dict[str, Any]:
     payload = (await api.gql(CREATE_JOB, {"input": job_input(**overrides)}))["createJob"]
     assert payload["userErrors"] == [], payload["userErrors"]
@@ -74,27 +84,29 @@ async def test_a_subscriber_joining_after_the_end_gets_the_final_state(api: Api)
     assert [e["runStatus"]["status"] for e in events] == ["COMPLETED"]
 
 
-async def test_a_run_that_does_not_fit_stays_pending_with_the_schedulers_reason(api: Api) -> None:
+async def test_a_run_that_does_not_fit_waits_in_the_queue_saying_why(api: Api) -> None:
     # Both simulated GPUs are taken by two 7g.80gb runs; a third cannot fit anywhere.
     blockers = [
         await create(api, gpu="7g.80gb", command=["sh", "-c", "sleep 30"], priority="EXTRA_HIGH")
         for _ in range(2)
     ]
     waiting = await create(api, gpu="7g.80gb", command=["true"], priority="LOW")
-    async with api.subscribe(RUN_STATUS, {"runId": waiting["id"]}) as sub:
+    query = WAITING_RUN
+    async with api.subscribe(query, {"runId": waiting["id"]}) as sub:
         while True:
             event = await asyncio.wait_for(sub.next(), timeout=30)
-            assert event is not None
+            assert event is not None, "the subscription ended"
             run = event["runStatus"]
-            if run["reason"] == "Unschedulable":
+            if run["pendingReason"] == "WAITING_FOR_CAPACITY":
                 break
-    assert run["status"] == "PENDING"
-    assert "Insufficient nvidia.com/mig-7g.80gb" in run["message"]
+    assert run["status"] == "PENDING" and run["admittedAt"] is None
+    assert run["queuePosition"] == 1 and run["ownerQueuePosition"] == 1
+    assert "7g.80gb" in run["pendingMessage"], run["pendingMessage"]
+    # Its Kubernetes Job is held (suspended) by the platform: no pod competes for a GPU.
+    job = await client.BatchV1Api(api.platform.kube).read_namespaced_job(
+        f"run-{node_uuid(waiting['id']).replace('-', '')}", api.namespace
+    )
+    assert job.spec.suspend is True
     # Free the GPUs for the tests that follow.
-    batch = client.BatchV1Api(api.platform.kube)
-    for r in [*blockers, waiting]:
-        await batch.delete_collection_namespaced_job(
-            api.namespace,
-            label_selector=f"walkai.io/run-id={node_uuid(r['id'])}",
-            propagation_policy="Background",
-        )
+    for r in [waiting, *blockers]:
+        await api.gql(CANCEL_RUN, {"runId": r["id"]})

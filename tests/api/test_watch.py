@@ -40,7 +40,7 @@ async def test_many_subscribers_share_one_watch_per_kind(api: Api) -> None:
             for _ in range(20)
         ]
         dashboard = await stack.enter_async_context(api.subscribe(RUNS_CHANGED))
-        assert api.cluster.stats.open_watches == {"jobs": 1, "pods": 1}
+        assert api.cluster.stats.open_watches == {"jobs": 1, "pods": 1, "nodes": 1}
         results = await asyncio.gather(*(asyncio.wait_for(s.collect(), 60) for s in subs))
         finals = {r[-1]["runStatus"]["status"] for r in results}
         assert finals == {"COMPLETED"}
@@ -70,10 +70,10 @@ async def test_runs_continue_across_dropped_watches_and_expired_history(api: Api
     assert tracker.jobs.watch_restarts + tracker.pods.watch_restarts >= restarts + 2
     assert tracker.jobs.relists + tracker.pods.relists >= relists + 1
     for _ in range(100):
-        if api.cluster.stats.open_watches == {"jobs": 1, "pods": 1}:
+        if api.cluster.stats.open_watches == {"jobs": 1, "pods": 1, "nodes": 1}:
             break
         await asyncio.sleep(0.05)
-    assert api.cluster.stats.open_watches == {"jobs": 1, "pods": 1}
+    assert api.cluster.stats.open_watches == {"jobs": 1, "pods": 1, "nodes": 1}
 
 
 async def test_legacy_graphql_ws_protocol_streams_status(api: Api) -> None:

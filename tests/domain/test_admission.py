@@ -512,10 +512,9 @@ def test_preemption_wins_over_a_backfill_promise() -> None:
     assert [(p.victim_id, p.for_run_id) for p in result.preempt] == [("l", "h")]
 
 
-def test_a_big_pass_is_fast() -> None:
-    """10,000 queued runs of 100 owners on 128 GPUs, 448 preemptible: no quadratic blow-up."""
-    import time
-
+def test_a_big_pass_decides_every_run() -> None:
+    """10,000 queued runs of 100 owners on 128 GPUs, 448 preemptible: every run is decided
+    (how fast is measured by bench/admission.py, never asserted)."""
     profiles = sorted(A100, key=mig.profile_units)
     gpus = [gpu(i % 8, node=f"n{i // 8}") for i in range(128)]
     queued = [
@@ -528,10 +527,11 @@ def test_a_big_pass_is_fast() -> None:
         for k in range(7 * 64)
     ]  # fmt: skip
     snapshot = Snapshot(T0, gpus, queued, admitted, {}, {})
-    start = time.perf_counter()
     result = plan(snapshot, Policy())
-    assert time.perf_counter() - start < 3.0  # shared CI cores; bench/admission.py measures
     assert len(result.admit) + len(result.waiting) == 10_000
+    assert sorted(w.queue_position for w in result.waiting.values()) == list(
+        range(1, len(result.waiting) + 1)
+    )
 
 
 # --- property: many passes of a small simulated cluster ------------------------------------------

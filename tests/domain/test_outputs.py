@@ -24,30 +24,38 @@ def terminated(code: int) -> dict[str, Any]:
 
 
 CASES = [
-    # (run finished, sidecar state, manifest) -> status
-    (False, None, None, OutputsStatus.PENDING),
-    (False, WAITING, None, OutputsStatus.PENDING),
-    (False, RUNNING, None, OutputsStatus.PENDING),
-    (True, RUNNING, None, OutputsStatus.UPLOADING),
-    (True, RUNNING, ManifestSummary(3, 10, 0), OutputsStatus.UPLOADED),
-    (True, terminated(0), ManifestSummary(3, 10, 0), OutputsStatus.UPLOADED),
-    (True, terminated(1), ManifestSummary(3, 10, 1), OutputsStatus.FAILED),
-    (True, terminated(137), None, OutputsStatus.FAILED),
-    (True, terminated(1), None, OutputsStatus.FAILED),
-    (True, WAITING, None, OutputsStatus.FAILED),  # the pod failed before the sidecar started
-    (True, None, None, OutputsStatus.FAILED),  # pod gone, nothing uploaded
-    (True, None, ManifestSummary(0, 0, 0), OutputsStatus.UPLOADED),  # pod gone since
+    # (run finished, sidecar state, manifest, main container ran) -> status
+    (False, None, None, True, OutputsStatus.PENDING),
+    (False, WAITING, None, True, OutputsStatus.PENDING),
+    (False, RUNNING, None, True, OutputsStatus.PENDING),
+    (True, RUNNING, None, True, OutputsStatus.UPLOADING),
+    (True, RUNNING, ManifestSummary(3, 10, 0), True, OutputsStatus.UPLOADED),
+    (True, terminated(0), ManifestSummary(3, 10, 0), True, OutputsStatus.UPLOADED),
+    (True, terminated(1), ManifestSummary(3, 10, 1), True, OutputsStatus.FAILED),
+    (True, terminated(137), None, True, OutputsStatus.FAILED),
+    (True, terminated(1), None, True, OutputsStatus.FAILED),
+    # The pod failed before the sidecar (or anything) started.
+    (True, WAITING, None, False, OutputsStatus.FAILED),
+    # The sidecar restarts (restartPolicy Always) after the main container ended.
+    (True, WAITING, None, True, OutputsStatus.UPLOADING),
+    (True, None, None, True, OutputsStatus.FAILED),  # pod gone, nothing uploaded
+    (True, None, ManifestSummary(0, 0, 0), True, OutputsStatus.UPLOADED),  # pod gone since
+    # Ended before any pod ran (cancelled in the queue): no outputs, and no failure.
+    (True, None, None, False, OutputsStatus.NONE),
+    (True, None, ManifestSummary(0, 0, 0), False, OutputsStatus.UPLOADED),
 ]
 
 
-@pytest.mark.parametrize(("finished", "sidecar", "manifest", "expected"), CASES)
+@pytest.mark.parametrize(("finished", "sidecar", "manifest", "ran", "expected"), CASES)
 def test_outputs_status(
     finished: bool,
     sidecar: dict[str, Any] | None,
     manifest: ManifestSummary | None,
+    ran: bool,
     expected: OutputsStatus,
 ) -> None:
-    assert derive_outputs(finished, sidecar, manifest).status is expected
+    assert derive_outputs(finished, sidecar, manifest, ran=ran).status is expected
+    assert expected.settled is (expected not in (OutputsStatus.PENDING, OutputsStatus.UPLOADING))
 
 
 def test_messages_say_what_happened() -> None:

@@ -12,6 +12,7 @@ from strawberry import relay
 
 from app.auth.policy import can_see_run
 from app.db.models import Run, RunEvent
+from app.domain.admission import PendingReason
 from app.domain.outputs import OutputsState
 from app.domain.priority import Priority
 from app.domain.status import RunStatus
@@ -49,6 +50,23 @@ RunStatusEnum = describe_values(
         RunStatus.COMPLETED: "The main container exited with code 0.",
         RunStatus.FAILED: "The run ended with an error (see reason, message and exitCode).",
         RunStatus.CANCELLED: "Stopped on request before it ended.",
+    },
+)
+
+
+PendingReasonEnum = describe_values(
+    strawberry.enum(
+        PendingReason,
+        name="PendingReason",
+        description="Why a PENDING run has not started yet.",
+    ),
+    {
+        PendingReason.QUEUED: "In the admission queue behind runs that go first.",
+        PendingReason.WAITING_FOR_CAPACITY: "Its turn has come; no GPU can cut its slice now.",
+        PendingReason.OVER_QUOTA: "Its owner's quota does not allow it now.",
+        PendingReason.PREEMPTED: "A higher-priority run took its GPU; requeued.",
+        PendingReason.UNSCHEDULABLE: "No GPU of the cluster offers its profile.",
+        PendingReason.WAITING_FOR_REPARTITION: "Admitted; its slice is being cut on its GPU.",
     },
 )
 
@@ -104,6 +122,22 @@ class RunType(relay.Node):
     max_runtime_seconds: int | None = strawberry.field(
         description="The time limit it ran with, in seconds (null: none)."
     )
+    pending_reason: PendingReason | None = strawberry.field(
+        description="Why it waits (null unless PENDING and not yet admitted, or admitted and "
+        "waiting for its slice)."
+    )
+    pending_message: str | None = strawberry.field(
+        description="Why it waits, for a person: what is ahead, what it waits for."
+    )
+    queue_position: int | None = strawberry.field(
+        description="Its place in the whole admission queue, 1 first (null once admitted)."
+    )
+    owner_queue_position: int | None = strawberry.field(
+        description="Its place among its owner's queued runs, 1 first (null once admitted)."
+    )
+    admitted_at: datetime | None = strawberry.field(
+        description="When the admission queue last let it run (null while queued)."
+    )
     job_id: strawberry.Private[UUID]
     # Recorded once settled (None before): read without asking the pod or the store.
     outputs: strawberry.Private[OutputsState | None]
@@ -131,6 +165,11 @@ class RunType(relay.Node):
             attempts=run.attempts,
             priority=run.priority,
             max_runtime_seconds=run.max_runtime_seconds,
+            pending_reason=_pending_reason(run),
+            pending_message=run.pending_message if _pending_reason(run) else None,
+            queue_position=run.queue_position if run.admitted_at is None else None,
+            owner_queue_position=run.owner_queue_position if run.admitted_at is None else None,
+            admitted_at=run.admitted_at,
             job_id=run.job_id,  # type: ignore[attr-defined]
             outputs=(
                 OutputsState(run.outputs_status, run.outputs_message)
@@ -252,6 +291,13 @@ class RunType(relay.Node):
         viewer = info.context.viewer
         runs = await load_visible(Run, node_ids, lambda r: can_see_run(viewer, r))
         return [cls.from_model(r) if r else None for r in runs]
+
+
+def _pending_reason(run: Run) -> PendingReason | None:
+    """A run's stored pending reason, only while it is PENDING."""
+    if run.status is not RunStatus.PENDING or not run.pending_reason:
+        return None
+    return PendingReason(run.pending_reason)
 
 
 @strawberry.type(name="RunConnection", description="A page of runs.")
