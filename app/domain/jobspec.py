@@ -190,9 +190,7 @@ def _validate_runtime(
     if seconds < 1 or (top is not None and seconds > top):
         bound = f"between 1 and {top}" if top is not None else "at least 1"
         return [
-            UserError(
-                field_name, f"A time limit must be {bound} seconds.", ErrorCode.OUT_OF_RANGE
-            )
+            UserError(field_name, f"A time limit must be {bound} seconds.", ErrorCode.OUT_OF_RANGE)
         ]
     return []
 
@@ -213,9 +211,7 @@ def apply_overrides(
     if overrides.args is not None:
         errors += _validate_strings(overrides.args, f"{prefix}.args")
     if overrides.env is not None:
-        errors += [
-            replace(e, field=f"{prefix}.{e.field}") for e in _validate_env(overrides.env)
-        ]
+        errors += [replace(e, field=f"{prefix}.{e.field}") for e in _validate_env(overrides.env)]
     if errors:
         return errors
     return replace(

@@ -28,7 +28,7 @@ UPLOAD_WRAPPER = (
     "walkai-jobs sidecar upload &\n"
     "pid=$!\n"
     # `wait` returns early whenever a signal is trapped: wait again while the upload goes on.
-    "while :; do wait \"$pid\"; code=$?\n"
+    'while :; do wait "$pid"; code=$?\n'
     '  [ "$code" -gt 128 ] && kill -0 "$pid" 2>/dev/null || break\n'
     "done\n"
     "exit $code\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import secrets
@@ -31,6 +32,7 @@ from app.services.admission import AdmissionLoop
 from app.services.janitor import Janitor
 from app.services.logs import LogService
 from app.services.outputs import settle_outputs
+from app.services.quotas import quotas_for, recent_usage
 from app.services.tracker import RunTracker
 from app.sidecar.credentials import RunTokens
 from app.storage.base import ObjectStore
@@ -170,6 +172,8 @@ class Platform:
                 min_runtime_seconds=self.settings.preemption_min_runtime_seconds,
                 preemption=self.settings.preemption,
             ),
+            quotas=functools.partial(quotas_for, settings=self.settings),
+            usage=lambda now: recent_usage(now, self.settings.fair_share_half_life_seconds),
             interval=self.settings.admission_interval_seconds,
         )
         self.tracker.pod_listeners.append(self.admission.on_pod)

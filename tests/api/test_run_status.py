@@ -11,7 +11,6 @@ from tests.api.operations import CREATE_JOB, RUN, RUN_STATUS, job_input
 from tests.support.api import Api
 from tests.support.graphql import node_uuid
 
-
 WAITING_RUN = """
 subscription($runId: ID!) {
   runStatus(runId: $runId) {

@@ -21,6 +21,10 @@ DEPLOY = ROOT / "deploy"
 CALLS: dict[str, tuple[str, str, str] | None] = {
     "create_namespaced_job": ("batch", "jobs", "create"),
     "delete_namespaced_job": ("batch", "jobs", "delete"),
+    # Suspend (cancel, preempt) and admit (un-suspend, pin to a node) a run's Job.
+    "patch_namespaced_job": ("batch", "jobs", "patch"),
+    # The admission queue's view of the GPUs (one informer, cluster-wide).
+    "list_node": ("", "nodes", "list"),  # + watch
     "list_namespaced_job": ("batch", "jobs", "list"),  # + watch: the informer
     "list_namespaced_pod": ("", "pods", "list"),  # + watch: the informer
     "read_namespaced_pod_log": ("", "pods/log", "get"),
@@ -38,7 +42,7 @@ CALLS: dict[str, tuple[str, str, str] | None] = {
 }
 # Requests made by URL rather than through a client method.
 RAW_PATHS = {"/pods/{name}/log": ("", "pods/log", "get")}
-WATCHED = {("batch", "jobs"), ("", "pods")}
+WATCHED = {("batch", "jobs"), ("", "pods"), ("", "nodes")}
 _CALL = re.compile(r"\.((?:create|read|replace|patch|delete|list)_\w+)\b")
 
 
@@ -145,7 +149,8 @@ def _used_rules() -> set[tuple[str, str, str]]:
         match
         for text in sources
         for match in _CALL.findall(text)
-        if "_namespaced_" in match or match in ("create_priority_class", "create_namespace")
+        if "_namespaced_" in match
+        or match in ("create_priority_class", "create_namespace", "list_node")
     }
     unknown = calls - set(CALLS)
     assert not unknown, f"Kubernetes calls without an RBAC rule in this test: {unknown}"
