@@ -104,6 +104,8 @@ class AdmissionLoop:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.passes = 0
+        # Runs this loop admitted (a conditional write it won).
+        self.admissions = 0
         # The last pass's queue length (for /metrics).
         self.queue_length = 0
 
@@ -320,6 +322,7 @@ class AdmissionLoop:
         )
         if not updated:
             return
+        self.admissions += 1
         body = {
             "spec": {
                 "suspend": False,
