@@ -9,7 +9,7 @@ from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
-from app.graphql.cluster.schema import ClusterQueries
+from app.graphql.cluster.schema import ClusterQueries, ClusterSubscriptions
 from app.graphql.errors import MaskUnexpectedErrors
 from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
@@ -84,7 +84,9 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
                 QuotaMutations,
             ),
         ),
-        subscription=merge_types("Subscription", (RunSubscriptions, LogSubscriptions)),
+        subscription=merge_types(
+            "Subscription", (RunSubscriptions, LogSubscriptions, ClusterSubscriptions)
+        ),
         extensions=extensions,
         # Shared results are completed once; plain objects directly (`app.graphql.execution`).
         execution_context_class=ExecutionContext,

@@ -1,11 +1,15 @@
-"""Query fields about the cluster."""
+"""Query and Subscription fields about the cluster: profiles on offer and the capacity view."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 
-from app.graphql.cluster.types import GpuProfileType
+from app.graphql.cluster.types import ClusterType, GpuProfileType
 from app.graphql.context import Info
+from app.services.capacity import read_cluster, view_changes
+from app.services.runs import ALL_RUNS_TOPIC
 
 
 @strawberry.type
@@ -19,3 +23,34 @@ class ClusterQueries:
             key=lambda p: (p.compute_slices, p.memory_gb),
         )
         return [GpuProfileType.from_domain(p) for p in profiles]
+
+    @strawberry.field(
+        description=(
+            "Every node's GPUs with the partitions cut on them, the queue's demand and what "
+            "each priority holds. Every member sees the numbers; a partition's run only when "
+            "they may see that run."
+        )
+    )
+    async def cluster(self, info: Info) -> ClusterType:
+        state = await read_cluster(info.context.platform)
+        return ClusterType.from_state(state, info.context.viewer)
+
+
+@strawberry.type
+class ClusterSubscriptions:
+    """Live capacity."""
+
+    @strawberry.subscription(
+        description=(
+            "The `cluster` view now, then again whenever it changes (runs admitted, ended or "
+            "preempted, pods gone, nodes added or cordoned); never ends."
+        )
+    )
+    async def cluster_changed(self, info: Info) -> AsyncGenerator[ClusterType, None]:
+        platform, viewer = info.context.platform, info.context.viewer
+        # Subscribe first, then read: a change between the two is never missed.
+        with platform.hub.subscribe(ALL_RUNS_TOPIC) as feed:
+            first = await read_cluster(platform)
+            yield ClusterType.from_state(first, viewer)
+            async for state in view_changes(feed, lambda: read_cluster(platform), first):
+                yield ClusterType.from_state(state, viewer)
