@@ -123,6 +123,11 @@ class Platform:
         )
 
     @property
+    def admission_queue_length(self) -> int:
+        """Runs the last admission pass left waiting (0 on a replica that does not lead)."""
+        return self.admission.queue_length if self.admission is not None else 0
+
+    @property
     def kube(self) -> client.ApiClient:
         """The cluster connection (only after start())."""
         assert self.api is not None, "the platform is not started"
