@@ -55,6 +55,14 @@ UsageSource = Callable[[datetime], Awaitable[Mapping[str, float]]]
 FINISHED_PHASES = ("Succeeded", "Failed")
 
 
+def profile_units_of(profile: str) -> int:
+    """Compute slices of a profile (0 for a name the geometry does not know)."""
+    try:
+        return profile_units(profile)[0]
+    except ValueError:
+        return 0
+
+
 def owner_of(owner_id: object, team_id: object) -> str:
     """The owner a run counts for: its team for a team Job, else its user."""
     return f"team:{team_id}" if team_id is not None else f"user:{owner_id}"
@@ -169,6 +177,32 @@ class AdmissionLoop:
                     ):
                         self.poke()
                         break
+
+    async def requeue_evicted(self, run: Run) -> None:
+        """The cluster took an admitted run's pod away (its DisruptionTarget): back to the
+        queue like a run the platform preempts, and its Job suspended so that no replacement
+        pod starts outside the queue. Idempotent: every replica's tracker may call it."""
+        if run.admitted_at is None:
+            return
+        used = 0.0
+        if run.started_at is not None:
+            used = profile_units_of(await self._profile(str(run.id))) * (
+                datetime.now(UTC) - run.started_at
+            ).total_seconds()
+        updated = await Run.filter(id=run.id, admitted_at__not_isnull=True).update(
+            admitted_at=None,
+            slice_seconds=F("slice_seconds") + used,
+            pending_reason=PREEMPTED,
+            pending_message="The cluster stopped its pod (evicted); requeued.",
+            version=F("version") + 1,
+        )
+        if updated:
+            await suspend_kube_job(self._api, self._namespace, run.kube_name)
+            await self._publish(str(run.id))
+            self.poke()
+
+    async def _profile(self, run_id: str) -> str:
+        return str(await Run.filter(id=run_id).first().values_list("job__gpu", flat=True))
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -341,7 +375,7 @@ class AdmissionLoop:
         run = await Run.get_or_none(id=victim.id)
         if run is None or run.status.terminal or run.admitted_at is None:
             return
-        units = profile_units(victim.profile)[0]
+        units = profile_units_of(victim.profile)
         used = units * (now - run.started_at).total_seconds() if run.started_at else 0.0
         message = (
             f"Preempted for a {preemptor.priority.value} run that needs "

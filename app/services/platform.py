@@ -182,6 +182,7 @@ class Platform:
             interval=self.settings.admission_interval_seconds,
         )
         self.tracker.pod_listeners.append(self.admission.on_pod)
+        self.tracker.eviction_listener = self.admission.requeue_evicted
         self.leader_loops.append(self.admission)
         self._nodes_task = asyncio.create_task(self.nodes.run(), name="informer-nodes")
         await self.tracker.start()

@@ -11,7 +11,7 @@ from kubernetes_asyncio import client
 
 from app.db.models import Run
 from app.domain.outputs import sidecar_state
-from app.domain.status import Observation, derive
+from app.domain.status import PREEMPTED, Observation, derive
 from app.events.hub import Hub
 from app.kube.informer import Informer
 from app.kube.labels import MANAGED_SELECTOR, RUN_ID, kube_job_name
@@ -73,6 +73,9 @@ class RunTracker:
         # its newest pod (None once gone): where its outputs are is recorded from that.
         self.outputs_listener: Callable[[str, Obj | None], Awaitable[None]] | None = None
         self._sidecars: dict[str, tuple[str, str, bool]] = {}
+        # Told when the cluster itself took a run's pod away (DisruptionTarget: eviction, node
+        # drain, kube-scheduler's preemption): the admission queue requeues the run.
+        self.eviction_listener: Callable[[Run], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         """Start both informers and wait for their first list (so reconciling starts at once)."""
@@ -132,6 +135,9 @@ class RunTracker:
             changed = await apply_observation(self._hub, run_id, observation)
             if changed is not None and changed.status.terminal and pod is not None:
                 await self._outputs(run_id, pod, force=True)
+            evicted = changed is not None and changed.reason == PREEMPTED
+            if evicted and changed is not None and self.eviction_listener is not None:
+                await self.eviction_listener(changed)
         if pod is not None:
             await self._outputs(run_id, pod)
 
