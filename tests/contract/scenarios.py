@@ -139,6 +139,54 @@ async def dashboard_runs_changed(api: Api, data: ContractData) -> None:
     assert event["exitCode"] == 0 and event["finishedAt"] and event["durationSeconds"] >= 0
 
 
+# Cluster --------------------------------------------------------------------------------------
+
+
+@scenario("ClusterCapacity")
+async def cluster_capacity(api: Api, data: ContractData) -> None:
+    def holding(view: dict[str, Any], run_id: str) -> dict[str, Any] | None:
+        gpus = [gpu for node in view["nodes"] for gpu in node["gpus"]]
+        return next(
+            (p for gpu in gpus for p in gpu["partitions"] if (p["run"] or {}).get("id") == run_id),
+            None,
+        )
+
+    async with api.subscribe(operation("ClusterCapacity")) as sub:
+        first = (await asyncio.wait_for(sub.next(), TIMEOUT) or {})["clusterChanged"]
+        assert first["totals"]["gpus"] == 2 and first["totals"]["computeSlices"]["total"] == 14
+        created = await submit(
+            api,
+            name="contract-cluster",
+            gpu="2g.20gb",
+            priority="MEDIUM",
+            command=["sh", "-c", "sleep 300"],
+        )
+        run_id = created["run"]["id"]
+        try:
+            while True:
+                view = (await asyncio.wait_for(sub.next(), TIMEOUT) or {})["clusterChanged"]
+                partition = holding(view, run_id)
+                if partition and partition["status"] == "IN_USE":
+                    break
+        finally:
+            await api.gql(
+                "mutation($id: ID!) { cancelRun(runId: $id) { userErrors { code } } }",
+                {"id": run_id},
+            )
+    assert partition["profile"] == "2g.20gb" and partition["computeSlices"] == 2
+    assert partition["priority"] == "MEDIUM"
+    assert partition["run"]["job"] == {"id": created["job"]["id"], "name": "contract-cluster"}
+    for node in view["nodes"]:
+        for gpu in node["gpus"]:
+            used = sum(p["computeSlices"] for p in gpu["partitions"])
+            assert gpu["computeSlices"] == {"total": 7, "used": used, "free": 7 - used}
+            assert gpu["model"] == "A100-80GB" and gpu["memorySlices"]["total"] == 8
+    assert 2 <= view["totals"]["computeSlices"]["used"] <= 14
+    medium = next(r for r in view["runningByPriority"] if r["priority"] == "MEDIUM")
+    assert medium["runs"] >= 1 and medium["computeSlices"] >= 2
+    assert all(d["runs"] > 0 for d in view["queuedDemand"])
+
+
 # Jobs -----------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from tests.contract.contract import CONTRACT, ROOT, fragment_names, operations
 SCREENS = [
     "Login",
     "Dashboard",
+    "Cluster",
     "Jobs",
     "JobDetail",
     "RunDetail",
