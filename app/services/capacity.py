@@ -4,7 +4,7 @@ The view is built from what the platform already knows, the way the admission lo
 GPUs from the watched Nodes, each admitted run's partition at its stored GPU slot, the slices of
 pods still stopping (runs no longer admitted whose pod holds its slice until it is gone), and the
 queue (runs not admitted yet). The aggregation is pure (`build_view`), so it is table-tested; the
-reading (`read_cluster`) and the live feed (`view_changes`) are thin.
+reading (`read_cluster`) and the live feed (`CapacityFeed`, one per process) are thin.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+import logging
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -24,12 +26,15 @@ from app.domain.admission import Gpu
 from app.domain.mig import COMPUTE_SLICES, MEMORY_SLICES, cuttable_profiles, profile_units
 from app.domain.priority import PRIORITY_VALUES, Priority
 from app.domain.status import UNFINISHED
-from app.events.hub import Lagged, Subscription
+from app.events.hub import Hub, Lagged
 from app.kube.inventory import inventory, parse_slot
 from app.kube.labels import RUN_ID
+from app.services.runs import ALL_RUNS_TOPIC
 
 if TYPE_CHECKING:
     from app.services.platform import Platform
+
+log = logging.getLogger(__name__)
 
 FINISHED_PHASES = ("Succeeded", "Failed")
 # Highest first: the order a capacity screen lists them in.
@@ -297,27 +302,90 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-async def view_changes(
-    feed: Subscription[Run],
-    read: Callable[[], Awaitable[ClusterState]],
-    first: ClusterState,
-    *,
-    min_gap: float = 0.5,
-    poll: float = 5.0,
-) -> AsyncIterator[ClusterState]:
-    """Each new state after `first`: re-read when a run changed (at most every `min_gap`
-    seconds, however busy the feed) or every `poll` seconds (nodes and pods publish nothing);
-    yield it only when the view differs. Never ends."""
-    loop = asyncio.get_running_loop()
-    last, read_at = first.view, loop.time()
-    while True:
-        with contextlib.suppress(Lagged):
-            await feed.next_batch(timeout=poll)
-        await asyncio.sleep(max(0.0, read_at + min_gap - loop.time()))
-        with contextlib.suppress(Lagged):
-            feed.drain()  # what came during the gap is in the state read next
-        state = await read()
-        read_at = loop.time()
-        if state.view != last:
-            last = state.view
-            yield state
+class _Listener:
+    """One subscriber's slot: only the newest state waits (a slow client skips old views)."""
+
+    def __init__(self) -> None:
+        self.state: ClusterState | None = None
+        self.ready = asyncio.Event()
+
+    def offer(self, state: ClusterState) -> None:
+        self.state = state
+        self.ready.set()
+
+    async def next(self) -> ClusterState:
+        await self.ready.wait()
+        self.ready.clear()
+        assert self.state is not None
+        return self.state
+
+
+class CapacityFeed:
+    """One reader of the cluster per hub, however many `clusterChanged` subscribers there are.
+
+    While anyone listens, a task re-reads the view when a run changed (at most every `min_gap`
+    seconds, however busy the runs are) and every `poll` seconds (nodes and pods publish
+    nothing on the hub), and hands each new view to every listener: reads grow with changes,
+    not with subscribers. It stops with the last listener and keeps no state meanwhile.
+    """
+
+    def __init__(self, *, min_gap: float = 0.5, poll: float = 5.0) -> None:
+        self.min_gap, self.poll = min_gap, poll
+        self.reads = 0
+        self._listeners: set[_Listener] = set()
+        self._latest: ClusterState | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def states(
+        self, hub: Hub[Run], read: Callable[[], Awaitable[ClusterState]]
+    ) -> AsyncGenerator[ClusterState, None]:
+        """The current state, then each one whose view differs; ends only when closed."""
+        listener = _Listener()
+        self._listeners.add(listener)
+        if self._latest is not None:
+            listener.offer(self._latest)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(hub, read), name="capacity-feed")
+        try:
+            while True:
+                yield await listener.next()
+        finally:
+            self._listeners.discard(listener)
+            if not self._listeners and self._task is not None:
+                task, self._task, self._latest = self._task, None, None
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _run(self, hub: Hub[Run], read: Callable[[], Awaitable[ClusterState]]) -> None:
+        loop = asyncio.get_running_loop()
+        # Subscribe first, then read: a change between the two is never missed.
+        with hub.subscribe(ALL_RUNS_TOPIC) as feed:
+            while True:
+                read_at = loop.time()
+                with contextlib.suppress(Lagged):
+                    feed.drain()  # what came so far is in the state read now
+                try:
+                    state = await read()
+                    self.reads += 1
+                except Exception:
+                    log.exception("reading the cluster's capacity failed; retrying")
+                else:
+                    if self._latest is None or state.view != self._latest.view:
+                        self._latest = state
+                        for listener in self._listeners:
+                            listener.offer(state)
+                with contextlib.suppress(Lagged):
+                    await feed.next_batch(timeout=self.poll)
+                await asyncio.sleep(max(0.0, read_at + self.min_gap - loop.time()))
+
+
+_feeds: weakref.WeakKeyDictionary[Hub[Run], CapacityFeed] = weakref.WeakKeyDictionary()
+
+
+def feed_of(hub: Hub[Run]) -> CapacityFeed:
+    """The process's capacity feed for the platform whose hub this is."""
+    feed = _feeds.get(hub)
+    if feed is None:
+        feed = _feeds[hub] = CapacityFeed()
+    return feed

@@ -8,8 +8,7 @@ import strawberry
 
 from app.graphql.cluster.types import ClusterType, GpuProfileType
 from app.graphql.context import Info
-from app.services.capacity import read_cluster, view_changes
-from app.services.runs import ALL_RUNS_TOPIC
+from app.services.capacity import feed_of, read_cluster
 
 
 @strawberry.type
@@ -48,9 +47,9 @@ class ClusterSubscriptions:
     )
     async def cluster_changed(self, info: Info) -> AsyncGenerator[ClusterType, None]:
         platform, viewer = info.context.platform, info.context.viewer
-        # Subscribe first, then read: a change between the two is never missed.
-        with platform.hub.subscribe(ALL_RUNS_TOPIC) as feed:
-            first = await read_cluster(platform)
-            yield ClusterType.from_state(first, viewer)
-            async for state in view_changes(feed, lambda: read_cluster(platform), first):
+        states = feed_of(platform.hub).states(platform.hub, lambda: read_cluster(platform))
+        try:
+            async for state in states:
                 yield ClusterType.from_state(state, viewer)
+        finally:
+            await states.aclose()
