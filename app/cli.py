@@ -36,7 +36,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from app.dev import run_dev
 
-    return run_dev(data_dir=args.data_dir, port=args.port, open_browser=not args.no_browser)
+    return run_dev(
+        data_dir=args.data_dir,
+        port=args.port,
+        open_browser=not args.no_browser,
+        shutdown_grace=args.shutdown_grace,
+    )
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -72,6 +77,12 @@ def _register_core(commands: Any) -> None:
     dev.add_argument("--data-dir", type=Path, default=Path(".walkai"), help="state directory")
     dev.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1")
     dev.add_argument("--no-browser", action="store_true", help="do not open GraphiQL")
+    dev.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=3.0,
+        help="seconds each pod may take to stop when dev stops (caps its grace period)",
+    )
     dev.set_defaults(handler=_dev)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")

@@ -2,29 +2,42 @@
 
 SQLite in the data directory, the simulated cluster (with a kubeconfig written next to it, so
 `kubectl` can look at what the platform created), and the API with GraphiQL, in one process.
+
+SIGINT, SIGTERM or a normal exit stop the API, then shut the simulated node down (every pod's
+processes get SIGTERM, then SIGKILL after its grace period capped at `shutdown_grace` seconds)
+and return once none is left. A start first ends what a `dev` that was killed left running.
+Runs left unfinished either way end FAILED with reason `NodeShutdown` (see app/sim/runs.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import webbrowser
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import uvicorn
+from typing import TypeVar
 
 from app.config import load_settings
 from app.server import create_app
 from app.serving import run, server_config, tune_gc
 
+log = logging.getLogger(__name__)
 
-async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
+DEFAULT_SHUTDOWN_GRACE = 3.0
+T = TypeVar("T")
+
+
+async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: float) -> None:
     from app.sim.cluster import SimCluster
+    from app.sim.pidfiles import PidFiles
+    from app.sim.runs import LOST, STOPPED
+    from app.sim.signals import SignalFreeServer, stop_signals
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    cluster = SimCluster(port=0, config_path=None, workdir=data_dir / "cluster")
-    await cluster.start()
-    kubeconfig = data_dir / "kubeconfig"
-    cluster.write_kubeconfig(kubeconfig)
+    workdir, kubeconfig = data_dir / "cluster", data_dir / "kubeconfig"
+    # Before anything starts: what a `dev` killed on this data directory left running.
+    PidFiles(workdir / "pids").reap()
     settings = load_settings(
         profile="dev",
         data_dir=data_dir,
@@ -34,47 +47,96 @@ async def _run(data_dir: Path, port: int, open_browser: bool) -> None:
         port=port,
         storage={"backend": "local", "local_root": data_dir / "storage"},
     )
-    token = await _dev_token(settings.resolved_database_url, data_dir)
-    server = uvicorn.Server(
-        server_config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
-    )
+    database = settings.resolved_database_url
+    token = await _prepare_database(database, data_dir, LOST)
+    server: SignalFreeServer | None = None
+    stopping: list[int] = []
+
+    def on_stop(sig: int) -> None:
+        stopping.append(sig)
+        if server is not None:
+            server.handle_exit(sig, None)
+
+    with stop_signals(on_stop):
+        cluster = SimCluster(port=0, config_path=None, workdir=workdir)
+        try:
+            await cluster.start()
+            cluster.write_kubeconfig(kubeconfig)
+            server = SignalFreeServer(
+                server_config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+            )
+            _announce(settings.namespace, data_dir, database, port, token, open_browser)
+            tune_gc()
+            if not stopping:
+                await server.serve()
+        finally:
+            await cluster.stop(grace=max(shutdown_grace, 0.0))
+            await _with_database(database, lambda: _fail_unfinished(STOPPED))
+
+
+def _announce(
+    namespace: str, data_dir: Path, database: str, port: int, token: str, open_browser: bool
+) -> None:
     url = f"http://127.0.0.1:{port}/graphql"
+    kubeconfig = data_dir / "kubeconfig"
     print(
         f"\nwalk:ai Jobs API (dev)\n  GraphiQL:   {url}\n"
         f"  token:      {token}  (admin; also in {data_dir / 'dev-token'})\n"
         f'  headers:    {{"Authorization": "Bearer {token}"}}  (GraphiQL: Headers tab)\n'
-        f"  kubectl:    KUBECONFIG={kubeconfig} kubectl get jobs,pods -n {settings.namespace}\n"
-        f"  database:   {settings.resolved_database_url}\n",
+        f"  kubectl:    KUBECONFIG={kubeconfig} kubectl get jobs,pods -n {namespace}\n"
+        f"  database:   {database}\n",
         flush=True,
     )
     if open_browser:
         with contextlib.suppress(Exception):
             webbrowser.open(url)
-    tune_gc()
-    try:
-        await server.serve()
-    finally:
-        await cluster.stop()
 
 
-async def _dev_token(database_url: str, data_dir: Path) -> str:
-    """The dev admin's token: the one in `<data dir>/dev-token` while it works, else a new one."""
-    from app.auth.sessions import authenticate_token
+async def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
     from app.db.setup import close_database, open_database
-    from app.services.users import ensure_dev_admin
 
     await open_database(database_url)
     try:
-        path = data_dir / "dev-token"
-        if path.exists() and await authenticate_token(path.read_text().strip()):
-            return path.read_text().strip()
-        return await ensure_dev_admin(data_dir)
+        return await work()
     finally:
         await close_database()
 
 
-def run_dev(data_dir: Path, port: int, open_browser: bool = True) -> int:
-    """Run until interrupted; returns the exit code."""
+async def _fail_unfinished(message: str) -> None:
+    from app.sim.runs import fail_unfinished_runs
+
+    if ended := await fail_unfinished_runs(message):
+        log.warning("%d unfinished run(s) failed: the simulated node went away", ended)
+
+
+async def _prepare_database(database_url: str, data_dir: Path, lost: str) -> str:
+    """Record the runs a killed `dev` left unfinished; returns the dev admin's token."""
+
+    async def work() -> str:
+        await _fail_unfinished(lost)
+        return await _dev_token(data_dir)
+
+    return await _with_database(database_url, work)
+
+
+async def _dev_token(data_dir: Path) -> str:
+    """The dev admin's token: the one in `<data dir>/dev-token` while it works, else a new one."""
+    from app.auth.sessions import authenticate_token
+    from app.services.users import ensure_dev_admin
+
+    path = data_dir / "dev-token"
+    if path.exists() and await authenticate_token(path.read_text().strip()):
+        return path.read_text().strip()
+    return await ensure_dev_admin(data_dir)
+
+
+def run_dev(
+    data_dir: Path,
+    port: int,
+    open_browser: bool = True,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+) -> int:
+    """Run until SIGINT or SIGTERM; returns the exit code once nothing it started is left."""
     with contextlib.suppress(KeyboardInterrupt):
-        run(_run(data_dir, port, open_browser))
+        run(_run(data_dir, port, open_browser, shutdown_grace))
     return 0

@@ -1,12 +1,18 @@
-"""`walkai-jobs sim`: run the simulated cluster alone and write a kubeconfig for it."""
+"""`walkai-jobs sim`: run the simulated cluster alone and write a kubeconfig for it.
+
+SIGINT or SIGTERM shuts the node down: every pod is stopped (SIGTERM, its grace period capped at
+`--shutdown-grace` seconds, then SIGKILL) and the command returns once no container process is
+left. With `--workdir`, a start ends what a previous `sim` on it left when it was killed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
+
+DEFAULT_SHUTDOWN_GRACE = 5.0
 
 
 def register(subparsers: Any) -> None:
@@ -18,26 +24,38 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--kubeconfig", type=Path, required=True, help="where to write it")
     parser.add_argument("--config", type=Path, default=None, help="nodes YAML")
     parser.add_argument("--workdir", type=Path, default=None, help="directory for pod files")
+    parser.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=DEFAULT_SHUTDOWN_GRACE,
+        help="seconds each pod may take to stop when the command stops (caps its grace period)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the cluster, write the kubeconfig and serve until interrupted."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    """Start the cluster, write the kubeconfig and serve until SIGINT or SIGTERM."""
+    asyncio.run(_serve(args))
     return 0
 
 
 async def _serve(args: argparse.Namespace) -> None:
     from app.sim.cluster import SimCluster
+    from app.sim.signals import stop_signals
 
-    cluster = SimCluster(port=args.port, config_path=args.config, workdir=args.workdir)
-    await cluster.start()
-    cluster.write_kubeconfig(args.kubeconfig)
-    print(
-        f"simulated cluster at {cluster.url}; kubeconfig written to {args.kubeconfig}", flush=True
-    )
-    try:
-        await cluster.serve_forever()
-    finally:
-        await cluster.stop()
+    stopping = asyncio.Event()
+    with stop_signals(lambda _sig: stopping.set()):
+        cluster = SimCluster(port=args.port, config_path=args.config, workdir=args.workdir)
+        await cluster.start()
+        try:
+            cluster.write_kubeconfig(args.kubeconfig)
+            print(
+                f"simulated cluster at {cluster.url}; kubeconfig written to {args.kubeconfig}",
+                flush=True,
+            )
+            serving = asyncio.ensure_future(cluster.serve_forever())
+            stopped = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+        finally:
+            await cluster.stop(grace=max(args.shutdown_grace, 0.0))

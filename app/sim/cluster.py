@@ -14,6 +14,7 @@ import yaml
 
 from app.sim.faults import Faults
 from app.sim.server import ApiServer, LogSource, ServerStats, build_app
+from app.sim.signals import SignalFreeServer
 from app.sim.store import Store
 
 
@@ -25,7 +26,7 @@ class Controllers(Protocol):
 
     async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+    async def stop(self, grace: float | None = None) -> None: ...
 
 
 def _build_controllers(store: Store, config_path: Path | None, workdir: Path) -> Controllers | None:
@@ -91,12 +92,16 @@ class SimCluster:
             self._controllers_started = True
         await self._start_http()
 
-    async def stop(self) -> None:
-        """Stop the HTTP server and the controllers."""
-        await self._stop_http()
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop the HTTP server and the controllers, killing every container process at once;
+        with `grace`, the node shuts down first (pods stopped within their grace period capped
+        at `grace` seconds, Failed with reason Terminated) while watchers can still see it."""
+        if grace is None:
+            await self._stop_http()
         if self.controllers is not None and self._controllers_started:
-            await self.controllers.stop()
+            await self.controllers.stop(grace)
             self._controllers_started = False
+        await self._stop_http()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -126,7 +131,7 @@ class SimCluster:
             access_log=False, timeout_graceful_shutdown=2,
         )  # fmt: skip
         self.api.reopen()
-        self._server = uvicorn.Server(config)
+        self._server = SignalFreeServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():

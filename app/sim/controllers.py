@@ -40,14 +40,19 @@ class Controllers:
         await self.scheduler.start()
         self.started = True
 
-    async def stop(self) -> None:
-        """Stop the controllers; every container process is killed and reaped."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop the controllers; every container process is stopped and reaped: at once
+        (SIGKILL) without `grace`, else as a node shutdown with pod grace periods capped at
+        `grace` seconds."""
         if not self.started:
             return
         self.started = False
         await self.scheduler.stop()
         await self.jobs.stop()
-        await self.kubelet.stop()
+        if grace is None:
+            await self.kubelet.stop()
+        else:
+            await self.kubelet.shutdown(grace)
 
 
 def build_controllers(store: Any, config: SimConfig, workdir: Path) -> Controllers:

@@ -43,6 +43,12 @@ startTime. Missing secrets keep the container waiting
 Deletion: SIGTERM to each container's first process, SIGKILL to its process group after the
 grace period, a terminal status and
 then ``store.remove``. ``stop()`` kills every process at once.
+
+Node shutdown (``shutdown(grace)``, what ``walkai-jobs dev`` and ``sim`` do when they stop):
+like the kubelet's graceful node shutdown, every pod is stopped as in a deletion with its grace
+period capped at ``grace`` seconds, and is left Failed with reason ``Terminated`` (not removed).
+Each container's process group has a pid file under ``<workdir>/pids`` while it runs, so
+``start()`` first ends what a kubelet that died without its shutdown left (see pidfiles).
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ from typing import Any
 from app.sim.conditions import set_condition
 from app.sim.errors import ApiError, bad_request
 from app.sim.nodes import SimConfig
+from app.sim.pidfiles import PidFiles
 from app.sim.podlogs import LogWriter, read_log
 from app.sim.scheduler import pod_devices
 from app.sim.store import now_rfc3339
@@ -81,6 +88,8 @@ _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 # The real kubelet backs off 10 s doubling to 5 min; shorter here so tests stay quick.
 RESTART_BACKOFF_FIRST = 0.5
 RESTART_BACKOFF_MAX = 10.0
+NODE_SHUTDOWN_REASON = "Terminated"
+NODE_SHUTDOWN_MESSAGE = "Pod was terminated in response to imminent node shutdown."
 
 
 class ConfigError(Exception):
@@ -176,6 +185,7 @@ class PodWorker:
         self.start_time = now_rfc3339()
         self.terminating = asyncio.Event()
         self.grace: float = 30
+        self.node_shutdown = False
         self._sidecars_signalled = False
         self.done = asyncio.Event()
         self.mounts: dict[str, str] = {}
@@ -256,6 +266,13 @@ class PodWorker:
             return
         self._sidecars_signalled = True
         self._signal(list(reversed([c for c in self.inits if c.sidecar])), signal.SIGTERM)
+
+    def shut_down(self, grace_cap: float) -> None:
+        """Stop for the node's shutdown: as a deletion, within the pod's grace period capped at
+        `grace_cap`, leaving the pod Failed in the store."""
+        self.node_shutdown = True
+        own = self.pod["spec"].get("terminationGracePeriodSeconds")
+        self.terminate(min(float(own if own is not None else 30), grace_cap))
 
     def _kill_all(self, sig: int = signal.SIGKILL) -> None:
         self._signal(self.inits + self.mains, sig)
@@ -550,6 +567,7 @@ class PodWorker:
                 f"{detail}: unknown",
             )
         self.kubelet.processes.add(run.process)
+        self.kubelet.pids.record(run.process.pid)
         run.state = {"running": {"startedAt": now}}
         self._update_phase()
         self._publish()
@@ -603,6 +621,7 @@ class PodWorker:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         await waiter
+        self.kubelet.pids.forget(process.pid)
         await asyncio.gather(*pumps, return_exceptions=True)
         writer.close()
         self.kubelet.processes.discard(process)
@@ -645,8 +664,10 @@ class PodWorker:
         codes = [(c.state.get("terminated") or {}).get("exitCode") for c in self.mains]
         started = all("terminated" in c.state for c in self.mains)
         self.phase = "Succeeded" if started and all(code == 0 for code in codes) else "Failed"
+        if self.node_shutdown:
+            self.phase = "Failed"
         self._publish()
-        if self.terminating.is_set():
+        if self.terminating.is_set() and not self.node_shutdown:
             self.store.remove("pods", self.namespace, self.name)
 
     def _publish(self) -> None:
@@ -669,10 +690,14 @@ class PodWorker:
         ]
         terminal = self.phase in TERMINAL
         phase = self.phase
+        shut_down = terminal and self.node_shutdown
 
         def write(pod: dict[str, Any]) -> None:
             status = pod.setdefault("status", {})
             status["phase"] = phase
+            if shut_down:
+                status["reason"] = NODE_SHUTDOWN_REASON
+                status["message"] = NODE_SHUTDOWN_MESSAGE
             status["hostIP"] = "127.0.0.1"
             status["hostIPs"] = [{"ip": "127.0.0.1"}]
             status["podIP"] = self.pod_ip
@@ -758,24 +783,43 @@ class Kubelet:
         self.nodes = {node.name for node in config.nodes}
         self.workers: dict[str, PodWorker] = {}
         self.processes: set[asyncio.subprocess.Process] = set()
+        self.pids = PidFiles(self.workdir / "pids")
         self._ips = itertools.count(2)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start running the pods bound to our nodes."""
+        """End what a previous kubelet on this workdir left running, then run the pods bound to
+        our nodes."""
+        self.pids.reap()
         self._subscription = self.store.subscribe("pods")
         pods, _ = self.store.list("pods")
         for pod in pods:
             self._handle("ADDED", pod)
         self._task = asyncio.create_task(self._listen(), name="sim-kubelet")
 
-    async def stop(self) -> None:
-        """Kill every process and wait until they are reaped."""
+    async def shutdown(self, grace: float) -> None:
+        """Node shutdown: stop every pod within its grace period capped at `grace` seconds
+        (SIGTERM, then SIGKILL), record each as Failed, then `stop()`."""
+        await self._stop_listening()
+        for worker in self.workers.values():
+            worker.shut_down(grace)
+        tasks = [w.task for w in self.workers.values() if w.task is not None]
+        if tasks:
+            # Past the grace period every process has had its SIGKILL; `stop()` sees to laggards.
+            await asyncio.wait(tasks, timeout=grace + 5)
+        await self.stop()
+
+    async def _stop_listening(self) -> None:
         self._subscription.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+
+    async def stop(self) -> None:
+        """Kill every process and wait until they are reaped."""
+        await self._stop_listening()
         for worker in self.workers.values():
             worker._kill_all(signal.SIGKILL)
         tasks = [w.task for w in self.workers.values() if w.task is not None]
@@ -787,6 +831,7 @@ class Kubelet:
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await process.wait()
+            self.pids.forget(process.pid)
         self.processes.clear()
         self.workers.clear()
 
