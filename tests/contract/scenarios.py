@@ -280,7 +280,9 @@ async def run_detail(api: Api, data: ContractData) -> None:
     timeline = run["timeline"]
     assert timeline[0]["status"] == "SUBMITTED" and timeline[-1]["status"] == "FAILED"
     assert [t["version"] for t in timeline] == sorted(t["version"] for t in timeline)
-    assert timeline[-1]["version"] == run["statusVersion"] and timeline[-1]["at"]
+    # The timeline has the status changes; the version also counts where its outputs and its
+    # place in the queue went, so it may be ahead of the last status change.
+    assert timeline[-1]["version"] <= run["statusVersion"] and timeline[-1]["at"]
 
 
 @scenario("RunStatusUpdates")

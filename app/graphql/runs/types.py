@@ -107,7 +107,8 @@ class RunType(relay.Node):
         description="Details for a person, e.g. the scheduler's message."
     )
     status_version: int = strawberry.field(
-        description="Increases with every status change; drop events with a lower version."
+        description="Increases with every change of the run (its status, its outputs' status, "
+        "why it waits and where it stands in the queue); drop events with a lower version."
     )
     submitted_at: datetime = strawberry.field(description="When the run was submitted.")
     started_at: datetime | None = strawberry.field(description="When the main container started.")
