@@ -30,12 +30,16 @@ from app.kube.labels import RUN_ID, kube_job_name
 from app.services.control import suspend_kube_job
 from app.services.logs import LogService
 from app.services.outputs import settle_outputs
+from app.services.runs import end_run, settle_unstarted
 from app.services.tracker import RunTracker
 from app.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+JOB_VANISHED = "JobDeleted"
+# A run's Job is created right after the run is stored: only older runs can have lost theirs.
+VANISHED_AFTER = timedelta(seconds=30)
 # A run ended this long ago whose log is not archived had a pod no replica saw: archive what is
 # stored (app/services/logs.py waits for such a pod's lines until then).
 ARCHIVE_OVERDUE = timedelta(minutes=2)
@@ -61,6 +65,7 @@ class Janitor:
         self._store, self._tracker, self._logs = store, tracker, logs
         self.grace = timedelta(seconds=grace_seconds)
         self.interval = interval_seconds
+        self.vanished_after = VANISHED_AFTER
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -92,10 +97,25 @@ class Janitor:
 
     async def sweep(self) -> None:
         """One pass: stop cancelled pods, settle outputs, clean finished runs, remove Jobs."""
+        await self._fail_vanished()
         await self._stop_cancelled()
         await self._clean_finished()
         for job_id in await Job.filter(deleting_at__not_isnull=True).values_list("id", flat=True):
             await self.remove_job(UUID(str(job_id)))
+
+    async def _fail_vanished(self) -> None:
+        """An unfinished run whose Kubernetes Job is gone (deleted by hand, or a cluster that
+        lost its state) can never finish: record that, rather than leave it waiting forever."""
+        if not (self._tracker.jobs.synced.is_set() and self._tracker.pods.synced.is_set()):
+            return
+        settled = datetime.now(UTC) - self.vanished_after
+        for run in await Run.filter(status__in=list(UNFINISHED), submitted_at__lte=settled):
+            if run.kube_name in self._tracker.jobs.cache or self._has_pod(str(run.id)):
+                continue
+            message = "Its Kubernetes Job was deleted outside the platform; rerun the Job."
+            if await end_run(self._hub, run, RunStatus.FAILED, JOB_VANISHED, message):
+                log.warning("run %s failed: its Kubernetes Job is gone", run.id)
+                await settle_unstarted(self._hub, run)
 
     async def _stop_cancelled(self) -> None:
         """A cancelled run whose Kubernetes Job still runs pods: suspend it (again)."""

@@ -35,14 +35,14 @@ async def quick_cleanup(api: Api) -> AsyncIterator[None]:
     """Finished runs' Kubernetes Jobs go a second after they end (60 s by default)."""
     janitor = api.platform.janitor
     assert janitor is not None
-    grace, interval = janitor.grace, janitor.interval
-    janitor.grace = type(grace)(seconds=1)
+    grace, interval, vanished = janitor.grace, janitor.interval, janitor.vanished_after
+    janitor.grace = janitor.vanished_after = type(grace)(seconds=1)
     janitor.interval = 0.5
     janitor.wake()
     try:
         yield
     finally:
-        janitor.grace, janitor.interval = grace, interval
+        janitor.grace, janitor.interval, janitor.vanished_after = grace, interval, vanished
 
 
 async def managed_jobs(api: Api) -> list[str]:
@@ -135,3 +135,23 @@ async def test_an_input_is_deletable_once_its_only_run_is_cancelled(api: Api) ->
     assert cancelled["userErrors"] == []
     deleted = (await api.gql(DELETE_INPUT, {"id": input_id}))["deleteInput"]
     assert deleted == {"deletedId": input_id, "userErrors": []}
+
+
+async def test_a_run_whose_kubernetes_job_was_deleted_by_hand_fails_saying_so(
+    api: Api, quick_cleanup: None
+) -> None:
+    blockers = [
+        (await create(api, gpu="7g.80gb", command=["sh", "-c", "sleep 60"]))["run"]["id"]
+        for _ in range(2)
+    ]
+    queued = (await create(api, gpu="7g.80gb", command=["true"]))["run"]["id"]
+    try:
+        await wait_for(api, queued, lambda r: r["status"] == "PENDING")
+        name = f"run-{node_uuid(queued).replace('-', '')}"
+        await kubectl(api.kubeconfig, "delete", "job", name, namespace=api.namespace)
+        run = await wait_for(api, queued, lambda r: r["status"] == "FAILED")
+        assert run["reason"] == "JobDeleted" and "deleted" in run["message"]
+        assert run["outputsStatus"]["status"] == "NONE"
+    finally:
+        for run_id in blockers:
+            await api.gql(CANCEL, {"runId": run_id})
