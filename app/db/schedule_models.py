@@ -28,6 +28,11 @@ class Schedule(Model):
     timezone = fields.CharField(max_length=64)
     # Skip a tick while a run of the Job has not finished.
     skip_while_running = fields.BooleanField(default=True)
+    # Whose rights each tick runs with, re-read at every tick (null: made before creators were
+    # recorded, or the account is gone: the Job's owner then).
+    created_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     paused = fields.BooleanField(default=False)
     next_run_at = fields.DatetimeField(null=True, db_index=True)
     # The tick that started the newest run, and that run (null once the run is gone).

@@ -13,6 +13,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from app.auth.policy import Principal, can_see_input
 from app.db.auth_models import Secret
 from app.db.models import Job, Run, RunEvent
 from app.db.storage_models import Input, JobInputLink
@@ -32,7 +33,7 @@ from app.kube.labels import kube_job_name
 from app.kube.manifests import ManifestSettings, RunRef, credential_secret, run_job
 from app.services.inputs import job_input_refs
 from app.services.runs import fail_run, publish
-from app.services.secrets import job_secret_refs
+from app.services.secrets import job_secret_refs, visible_secrets
 from app.sidecar.credentials import RunTokens
 
 log = logging.getLogger(__name__)
@@ -201,20 +202,25 @@ async def rerun_job(
     settings: ManifestSettings,
     job: Job,
     *,
+    viewer: Principal,
     tokens: RunTokens,
     overrides: Overrides | None = None,
     limits: Limits | None = None,
 ) -> Submitted:
     """Run an existing Job again (same definition and inputs, with `overrides` for this run
-    only, checked against `limits`): the next number, a new run; refused if an input or secret
-    it names was deleted since."""
+    only, checked against `limits`): the next number, a new run.
+
+    `viewer` is who asks now (for a schedule, its creator as they are now): refused if an input
+    or secret the Job names was deleted since, or is no longer one the viewer may see, exactly
+    as createJob would refuse it. A rerun injects a secret's current value, so access granted
+    when the Job was created (a team since left) must not carry over."""
     spec = spec_of(job)
     if overrides is not None:
         changed = apply_overrides(spec, overrides, limits or Limits(profiles=()))
         if isinstance(changed, list):
             return Submitted(job=job, run=None, errors=changed)
         spec = changed
-    if gone := await _deleted_since(job):
+    if gone := await _unavailable(viewer, job):
         return Submitted(job=job, run=None, errors=gone)
     async with in_transaction():
         # Atomic, so concurrent reruns get distinct numbers.
@@ -228,22 +234,28 @@ async def rerun_job(
     return Submitted(job=job, run=run, errors=[error] if error else [])
 
 
-async def _deleted_since(job: Job) -> list[UserError]:
-    """The inputs and secrets the Job names that no longer exist: a rerun would start without
-    the data or the variables it was defined with."""
-    inputs, secrets = await _existing(Input, job.inputs), await _existing(Secret, job.secrets)
+async def _unavailable(viewer: Principal, job: Job) -> list[UserError]:
+    """The inputs and secrets the Job names that the viewer can no longer use: deleted since,
+    or out of the viewer's sight (a team left, a role lost). Both read as missing, as in
+    createJob; a rerun would otherwise start without the data or variables it was defined
+    with, or hand the viewer a secret they may no longer see."""
+    input_ids = [ref["id"] for ref in job.inputs]
+    inputs = {str(i.id) for i in await Input.filter(id__in=input_ids) if can_see_input(viewer, i)}
+    secret_ids = [ref["id"] for ref in job.secrets]
+    secrets = {
+        str(id_)
+        for id_ in await visible_secrets(viewer)
+        .filter(id__in=secret_ids)
+        .values_list("id", flat=True)
+    }
     gone = [("Input", "reads", ref) for ref in job.inputs if ref["id"] not in inputs]
     gone += [("Secret", "injects", ref) for ref in job.secrets if ref["id"] not in secrets]
     return [
         UserError(
             "jobId",
-            f"{kind} '{ref['name']}' that this Job {verb} was deleted; create a new Job.",
+            f"{kind} '{ref['name']}' that this Job {verb} was deleted or is not yours to use "
+            "any more; create a new Job.",
             ErrorCode.NOT_FOUND,
         )
         for kind, verb, ref in gone
     ]
-
-
-async def _existing(model: type[Input] | type[Secret], refs: list[dict[str, str]]) -> set[str]:
-    ids = await model.filter(id__in=[ref["id"] for ref in refs]).values_list("id", flat=True)
-    return {str(id_) for id_ in ids}

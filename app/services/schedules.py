@@ -19,7 +19,9 @@ from uuid import UUID
 
 from tortoise.expressions import F
 
-from app.auth.policy import Viewer, can_see_job
+from app.auth.policy import Principal, Viewer, can_see_job
+from app.auth.sessions import principal_of
+from app.db.auth_models import User
 from app.db.models import Job, Run
 from app.db.schedule_models import Schedule
 from app.domain.errors import ErrorCode, UserError
@@ -123,6 +125,7 @@ async def create_schedule(
         timezone=valid.timezone,
         skip_while_running=skip_while_running,
         next_run_at=next_tick(valid, now),
+        created_by_id=viewer.user_id if viewer is not None else None,
     )
     wake(platform)
     return Changed(schedule=schedule, errors=[])
@@ -263,12 +266,18 @@ class ScheduleLoop:
         ):
             await _skipped(schedule, tick, SkipReason.RUN_UNFINISHED, "A run had not finished.")
             return
+        creator = await _creator(schedule, job)
+        if creator is None or not can_see_job(creator, job):
+            message = "The schedule's creator may no longer run this Job."
+            await _skipped(schedule, tick, SkipReason.REFUSED, message)
+            return
         platform = self._platform
         result = await rerun_job(
             platform.kube,
             platform.hub,
             platform.manifest_settings,
             job,
+            viewer=creator,
             tokens=platform.run_tokens,
             limits=platform.limits,
         )
@@ -277,6 +286,14 @@ class ScheduleLoop:
             await _skipped(schedule, tick, SkipReason.REFUSED, message)
             return
         await Schedule.filter(id=schedule.id).update(last_run_id=result.run.id, last_run_at=tick)
+
+
+async def _creator(schedule: Schedule, job: Job) -> Principal | None:
+    """Whose rights a tick runs with, as they are now (role, teams, still active): the
+    schedule's creator, else the Job's owner (schedules made before creators were recorded)."""
+    user_id = schedule.created_by_id or job.owner_id  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=user_id, is_active=True) if user_id else None
+    return await principal_of(user) if user is not None else None
 
 
 def _active() -> Any:

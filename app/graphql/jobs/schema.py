@@ -138,7 +138,7 @@ class JobMutations:
         description=(
             "Run a Job again (same definition and inputs, with `overrides` for this run only); "
             "the run gets the next number. Refused (NOT_FOUND) if an input or secret the Job "
-            "names was deleted."
+            "names was deleted, or is no longer one the caller may see."
         )
     )
     async def rerun_job(
@@ -151,6 +151,8 @@ class JobMutations:
         ] = None,
     ) -> CreateJobPayload:
         platform = info.context.platform
+        viewer = info.context.viewer
+        assert viewer is not None  # the guard refuses anonymous mutations
         job = await _visible_job(info, job_id)
         if job is None:
             error = UserErrorType(
@@ -158,10 +160,9 @@ class JobMutations:
             )
             return CreateJobPayload(job=None, run=None, user_errors=[error])
         if overrides is not None and overrides.priority is not None:
-            assert info.context.viewer is not None  # the guard refuses anonymous mutations
             team_id = job.team_id  # type: ignore[attr-defined]
             refused = await check_priority(
-                info.context.viewer,
+                viewer,
                 overrides.priority,
                 team_id,
                 settings=platform.settings,
@@ -175,6 +176,7 @@ class JobMutations:
             platform.hub,
             platform.manifest_settings,
             job,
+            viewer=viewer,
             tokens=platform.run_tokens,
             overrides=overrides.to_domain() if overrides is not None else None,
             limits=platform.limits,
