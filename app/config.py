@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         check_period(self.quota_period_cron, self.quota_timezone)
         return self
 
+    # Open websockets re-read their credential, account and teams this often (and before each
+    # operation): a revocation on another replica, an expiry or a team change ends them.
+    connection_recheck_seconds: float = Field(default=30, gt=0)
+
     # GraphQL limits.
     max_query_depth: int = 12
     max_query_tokens: int = 2000

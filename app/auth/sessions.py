@@ -6,8 +6,13 @@ teams. `last_used_at` is written at most once a minute per credential, not on ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from uuid import UUID
+
+from tortoise.expressions import Q
 
 from app.auth import tokens
 from app.auth.policy import Principal
@@ -78,18 +83,47 @@ async def authenticate_session(token: str) -> Principal | None:
     return await principal_of(row.user, ("session", row.id))
 
 
-async def still_valid(principal: Principal) -> bool:
-    """Whether the credential a principal came with still works (for open websockets)."""
-    if principal.credential is None:
-        return True
-    kind, id_ = principal.credential
+async def reauthenticate(principals: Sequence[Principal]) -> list[Principal | None]:
+    """Each principal as it stands now, for open websockets: None if its credential was revoked
+    or expired or its user deactivated; else its user's current role and teams (same
+    credential). A few queries for any number of principals, so a replica can re-check all its
+    sockets at once; the database is what every replica shares, so revocation anywhere is seen.
+    """
+    if not principals:
+        return []
     at = now()
-    if kind == "token":
-        return (
-            await AccessToken.filter(id=id_, revoked_at__isnull=True, user__is_active=True).exists()
-            and not await AccessToken.filter(id=id_, expires_at__lte=at).exists()
+    token_ids = [p.credential[1] for p in principals if p.credential and p.credential[0] == "token"]
+    session_ids = [
+        p.credential[1] for p in principals if p.credential and p.credential[0] == "session"
+    ]
+    live: set[tuple[str, UUID]] = set()
+    if token_ids:
+        tokens_now = AccessToken.filter(id__in=token_ids, revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
         )
-    return await WebSession.filter(id=id_, expires_at__gt=at, user__is_active=True).exists()
+        live |= {("token", cast(UUID, i)) for i in await tokens_now.values_list("id", flat=True)}
+    if session_ids:
+        sessions_now = WebSession.filter(id__in=session_ids, expires_at__gt=at)
+        live |= {
+            ("session", cast(UUID, i)) for i in await sessions_now.values_list("id", flat=True)
+        }
+    user_ids = list({p.user_id for p in principals})
+    users = {u.id: u for u in await User.filter(id__in=user_ids, is_active=True)}
+    teams: dict[UUID, set[UUID]] = {}
+    for team_id, user_id in await Team.filter(members__id__in=user_ids).values_list(
+        "id", "members__id"
+    ):
+        teams.setdefault(user_id, set()).add(team_id)
+    fresh: list[Principal | None] = []
+    for p in principals:
+        user = users.get(p.user_id)
+        if user is None or (p.credential is not None and p.credential not in live):
+            fresh.append(None)
+            continue
+        fresh.append(
+            replace(p, email=user.email, role=user.role, team_ids=frozenset(teams.get(user.id, ())))
+        )
+    return fresh
 
 
 async def start_session(user: User) -> str:

@@ -10,6 +10,7 @@ from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
 from app.graphql.cluster.schema import ClusterQueries, ClusterSubscriptions
+from app.graphql.connection_guard import RecheckConnection
 from app.graphql.errors import MaskUnexpectedErrors
 from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
@@ -49,6 +50,7 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
     """The API's schema; limits come from configuration."""
     # Classes or factories: Strawberry makes each extension anew for every operation.
     extensions: list[Any] = [
+        RecheckConnection,
         RequireViewer,
         RejectNulText,
         lambda: QueryDepthLimiter(max_depth=max_depth),

@@ -191,6 +191,7 @@ class Platform:
             self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading
         )
         self.elector.start()
+        self.auth.connections.start(self.settings.connection_recheck_seconds)
 
     async def _on_node(self, kind: str, node: dict[str, object]) -> None:
         if self.admission is not None:
@@ -212,6 +213,7 @@ class Platform:
 
     async def stop(self) -> None:
         """Stop following runs and close connections."""
+        await self.auth.connections.stop()
         if self.elector is not None:
             await self.elector.stop()  # released: another replica takes over at once
             self.elector = None
