@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,6 +26,9 @@ from app.graphql.context import Context
 from app.graphql.execution import encode_json
 from app.graphql.schema import build_schema
 from app.graphql.streaming import TransportWSHandler
+from app.graphql.ws_messages import LegacyWSHandler
+from app.json_input import MalformedJSON
+from app.json_input import loads as load_json
 from app.observability.logs import RequestIdMiddleware
 from app.observability.metrics import (
     active_subscriptions,
@@ -46,6 +50,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     # Lets subscriptions send events shared by many subscribers directly (app.graphql.streaming).
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings
@@ -59,6 +64,18 @@ class GraphQLApp(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         """orjson: faster, and it embeds results shared among subscribers as they are."""
         return encode_json(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict and bounded (`app.json_input`): a JSONDecodeError for anything unusable, which
+        the websocket handlers answer with 4400."""
+        return load_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request's JSON, or 400 saying what is wrong with it."""
+        try:
+            return load_json(data)
+        except MalformedJSON as exc:
+            raise HTTPException(400, str(exc)) from None
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         """A fresh context (and fresh data loaders) per operation, with the viewer of HTTP
@@ -74,8 +91,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Sign in first: send a token."})
         context.viewer = viewer
-        # Kept current from now on: re-read per operation and periodically.
-        self.platform.auth.connections.add(context.request, context)
+        self.platform.auth.connections.add(context.request, viewer)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL, with its assets served by this app when vendored (see app/graphiql)."""

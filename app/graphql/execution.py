@@ -37,6 +37,7 @@ import strawberry
 from graphql import (
     ExecutionResult,
     FieldNode,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -53,6 +54,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.execution import ExecutionContext as StrawberryExecutionContext
 from strawberry.types.field import StrawberryField
 from strawberry.utils.await_maybe import await_maybe
+
+from app.graphql.error_log import log_errors
 
 _CACHE_LIMIT = 10_000
 
@@ -354,7 +357,15 @@ class ExtensionsRunner(SchemaExtensionsRunner):
 
 
 class Schema(strawberry.Schema):
-    """Strawberry's schema with `ExtensionsRunner`."""
+    """Strawberry's schema with `ExtensionsRunner`, logging clients' mistakes at INFO
+    (`app.graphql.error_log`)."""
+
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: StrawberryExecutionContext | None = None,
+    ) -> None:
+        log_errors(errors)
 
     def create_extensions_runner(
         self, execution_context: StrawberryExecutionContext, extensions: list[SchemaExtension]

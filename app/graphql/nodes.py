@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
+from strawberry import relay
 from tortoise.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -17,6 +18,15 @@ def parse_uuid(value: str) -> UUID | None:
         return UUID(value)
     except ValueError:
         return None
+
+
+def lenient_global_id(value: str) -> relay.GlobalID:
+    """A global id from text; one that cannot be decoded names no type (every lookup then
+    answers not found), so a mutation reports it beside its other fields' problems."""
+    try:
+        return relay.GlobalID.from_id(value)
+    except relay.GlobalIDValueError:
+        return relay.GlobalID(type_name="", node_id="")
 
 
 async def load_visible(

@@ -35,13 +35,22 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMessage
 
 from app.graphql.execution import ExecutionContext, subscription_executor
+from app.graphql.ws_messages import message_problem
 
 # The graphql-transport-ws operation whose task is running (its resolvers run in that task).
 _OPERATION: ContextVar[Operation[Any, Any] | None] = ContextVar("graphql_operation", default=None)
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """Strawberry's graphql-transport-ws handler, telling resolvers which operation they serve."""
+    """Strawberry's graphql-transport-ws handler, telling resolvers which operation they serve,
+    and closing the socket with 4400 on a malformed message (`app.graphql.ws_messages`)."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = message_problem(message, "subscribe", frozenset({"complete"}))
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         _OPERATION.set(operation)  # in the operation's own task: seen by its resolvers only

@@ -22,7 +22,6 @@ URLs of the configured store, valid for `url_ttl` seconds and minted just before
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from app.json_input import MalformedJSON
+from app.json_input import loads as load_json
 from app.sidecar.credentials import RunScope, manifest_key
 from app.storage.base import InvalidKey, ObjectStore, validate_key
 from app.storage.s3 import S3ObjectStore
@@ -60,9 +61,9 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
 
     async def body_of(request: Request) -> dict[str, Any]:
         try:
-            body = await request.json()
-        except ValueError:
-            raise _Refused(400, "the body must be JSON") from None
+            body = load_json(await request.body())
+        except MalformedJSON as exc:
+            raise _Refused(400, f"the body must be JSON: {exc}") from None
         if not isinstance(body, dict):
             raise _Refused(400, "the body must be a JSON object")
         return body
@@ -182,9 +183,9 @@ def broker_routes(store: ObjectStore, resolve: Resolver, *, url_ttl: int = 900) 
         if len(data) > MAX_MANIFEST_BYTES:
             raise _Refused(413, "manifest too large")
         try:
-            json.loads(data)
-        except ValueError:
-            raise _Refused(400, "the manifest must be JSON") from None
+            load_json(data)
+        except MalformedJSON as exc:
+            raise _Refused(400, f"the manifest must be JSON: {exc}") from None
         await store.put(manifest_key(scope.run_id), data, content_type="application/json")
         return Response(status_code=204)
 

@@ -9,6 +9,7 @@ from app.domain.jobspec import EnvVar, Overrides
 from app.domain.priority import Priority
 from app.graphql.errors import UserErrorType
 from app.graphql.jobs.types import JobType
+from app.graphql.nodes import lenient_global_id
 from app.graphql.runs.types import RunType
 
 
@@ -43,17 +44,34 @@ class CreateJobInput:
         description="Seconds a run may go on once admitted (default and maximum: configuration); "
         "past it, it ends FAILED with reason DEADLINE_EXCEEDED, its outputs uploaded.",
     )
-    input_ids: list[relay.GlobalID] | None = strawberry.field(
+    # Plain IDs, decoded here: a malformed one is a NOT_FOUND userError of its own field (see
+    # `app.graphql.nodes.lenient_global_id`), not an error that hides every other field's.
+    raw_input_ids: list[strawberry.ID] | None = strawberry.field(
         default=None,
+        name="inputIds",
         description="READY inputs its runs read, each at `$WALKAI_INPUT_DIR/<input name>/`.",
     )
     secret_names: list[str] | None = strawberry.field(
         default=None,
         description="Platform secrets (`secrets`) whose keys become environment variables.",
     )
-    team_id: relay.GlobalID | None = strawberry.field(
-        default=None, description="Share the Job and its runs with this team (yours)."
+    raw_team_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        name="teamId",
+        description="Share the Job and its runs with this team (yours).",
     )
+
+    @property
+    def input_ids(self) -> list[relay.GlobalID] | None:
+        """The inputs' ids; malformed ones name no object."""
+        return (
+            None if self.raw_input_ids is None else list(map(lenient_global_id, self.raw_input_ids))
+        )
+
+    @property
+    def team_id(self) -> relay.GlobalID | None:
+        """The team's id; a malformed one names no team."""
+        return None if self.raw_team_id is None else lenient_global_id(self.raw_team_id)
 
 
 @strawberry.type(name="CreateJobPayload", description="The result of createJob.")
