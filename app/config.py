@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.gpu import DEFAULT_PROFILES, GpuProfile
 from app.domain.usage import DEFAULT_PERIOD_CRON, check_period
@@ -96,9 +97,31 @@ class Settings(BaseSettings):
     # operation): a revocation on another replica, an expiry or a team change ends them.
     connection_recheck_seconds: float = Field(default=30, gt=0)
 
-    # GraphQL limits.
+    # GraphQL limits: depth and tokens of a document, the cost of its answer (list sizes times
+    # fields, `app.graphql.cost`), and the bytes of one response or websocket message.
     max_query_depth: int = 12
     max_query_tokens: int = 2000
+    max_query_cost: int = Field(default=50_000, ge=1)
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Reverse proxies (comma-separated CIDRs) whose `X-Forwarded-For` is believed: the client
+    # is the nearest address before them. Empty: the peer is the client, the header ignored.
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
+    # Lines stored per run; later ones are dropped, and a line in the log says so.
+    max_log_lines_per_run: int = Field(default=1_000_000, ge=2)
+    # Where the contract's operations are (their names label metrics); default: the checkout's.
+    contract_dir: Path | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """`10.0.0.0/8, 192.168.1.7` as well as a list."""
+        if isinstance(value, str):
+            return [
+                ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
+            ]
+        return value
 
     @property
     def resolved_public_url(self) -> str:

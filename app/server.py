@@ -23,7 +23,7 @@ from app.config import Settings
 from app.graphiql import offline_page
 from app.graphiql import routes as graphiql_routes
 from app.graphql.context import Context
-from app.graphql.execution import encode_json
+from app.graphql.response_cap import encode_capped
 from app.graphql.schema import build_schema
 from app.graphql.streaming import TransportWSHandler
 from app.graphql.ws_messages import LegacyWSHandler
@@ -55,15 +55,18 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings
         super().__init__(
-            build_schema(settings.max_query_depth, settings.max_query_tokens),
+            build_schema(
+                settings.max_query_depth, settings.max_query_tokens, settings.max_query_cost
+            ),
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.platform = platform
 
     def encode_json(self, data: object) -> str:
-        """orjson: faster, and it embeds results shared among subscribers as they are."""
-        return encode_json(data)
+        """orjson: faster, and it embeds results shared among subscribers as they are; an
+        answer over the byte cap is refused (`app.graphql.response_cap`)."""
+        return encode_capped(data, self.platform.settings.max_response_bytes)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict and bounded (`app.json_input`): a JSONDecodeError for anything unusable, which

@@ -11,6 +11,8 @@ from strawberry.tools import merge_types
 
 from app.graphql.cluster.schema import ClusterQueries, ClusterSubscriptions
 from app.graphql.connection_guard import RecheckConnection
+from app.graphql.cost import DEFAULT_MAX_COST, QueryCostLimiter
+from app.graphql.credentials import OneCredentialCheck
 from app.graphql.errors import MaskUnexpectedErrors
 from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
@@ -46,7 +48,9 @@ def _node_queries() -> type:
     return NodeQueries
 
 
-def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
+def build_schema(
+    max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS, max_cost: int = DEFAULT_MAX_COST
+) -> strawberry.Schema:
     """The API's schema; limits come from configuration."""
     # Classes or factories: Strawberry makes each extension anew for every operation.
     extensions: list[Any] = [
@@ -55,6 +59,9 @@ def build_schema(max_depth: int = MAX_DEPTH, max_tokens: int = MAX_TOKENS) -> st
         RejectNulText,
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        OneCredentialCheck,
+        # Before validation: some rules are exponential in fragments an over-budget document has.
+        lambda: QueryCostLimiter(max_cost),
         MaskUnexpectedErrors,
         OperationMetrics,
     ]
