@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.auth.smtp import SmtpSettings
 from app.domain.gpu import DEFAULT_PROFILES, GpuProfile
 from app.domain.usage import DEFAULT_PERIOD_CRON, check_period
 from app.storage.factory import StorageSettings
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    # Account mail (invitations, password resets): SMTP with TLS; unset host: not sent.
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     # Kubernetes: an explicit kubeconfig, else in-cluster, else ~/.kube/config.
     kubeconfig: Path | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.auth.connections import LiveConnections
-from app.auth.mail import LogMailer, Mailer
+from app.auth.mail import Mailer, Outbox
 from app.auth.ratelimit import LoginLimiter
 
 
@@ -15,4 +15,5 @@ class AuthState:
 
     connections: LiveConnections = field(default_factory=LiveConnections)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    mailer: Mailer = field(default_factory=LogMailer)
+    # Replaced by the platform with the configured one (`app.auth.mail.build_mailer`).
+    mailer: Mailer = field(default_factory=Outbox)

@@ -16,6 +16,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise import Tortoise
 
+from app.auth.mail import build_mailer
 from app.auth.state import AuthState
 from app.config import Settings
 from app.db.models import Run
@@ -89,6 +90,7 @@ class Platform:
             self.settings.storage, public_base_url=self.settings.resolved_public_url
         )
         self.logs = LogService(self.store)
+        self.auth.mailer = build_mailer(self.settings)
         # Replicas share the storage signing secret when one is configured.
         secret = self.settings.storage.signing_secret
         self.run_tokens = RunTokens(
