@@ -36,7 +36,9 @@ def tune_gc() -> None:
 def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for the API; `options` add to or override the defaults."""
     defaults: dict[str, Any] = {
-        "proxy_headers": True,
+        # The app reads X-Forwarded-For itself, from configured proxies only
+        # (`app.auth.client_address`): the peer must reach it as it is.
+        "proxy_headers": False,
         # No permessage-deflate: it compresses every message once per subscriber, and a run's
         # log goes to many at once (CPU grows with subscribers; log text is cheap to send).
         "ws_per_message_deflate": False,

@@ -114,7 +114,9 @@ async def api(
     )
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -15,6 +15,7 @@ MODELS = [
     "app.db.storage_models",  # inputs and run outputs
     "app.db.schedule_models",  # schedules of Jobs
     "app.db.quota_models",  # users' and teams' quotas
+    "app.db.throttle_models",  # failed login counts
 ]
 MIGRATIONS = "app.db.migrations"
 

@@ -76,7 +76,7 @@ async def create_user(
         email=normalize_email(email),
         role=role,
         name=name,
-        password_hash=hash_password(password) if password else None,
+        password_hash=await hash_password(password) if password else None,
     )
 
 
@@ -131,23 +131,29 @@ async def ensure_dev_admin(data_dir: Path) -> str:
 # --- login, sessions, passwords --------------------------------------------------------------
 
 
+def _throttled(wait: float, field: str | None = None) -> UserError:
+    return UserError(
+        field,
+        f"Too many failed attempts; try again in {max(round(wait), 1)} s.",
+        ErrorCode.RATE_LIMITED,
+    )
+
+
 async def login(
     state: AuthState, email: str, password: str, address: str
 ) -> Outcome[tuple[User, str]]:
-    """Check a password (rate-limited per account and address); a new session on success."""
+    """Check a password (throttled per account and address, `app.auth.ratelimit`); a new
+    session on success."""
     email = normalize_email(email)
     limiter = state.login_limiter
-    if limiter.blocked(email, address):
-        return Outcome(
-            errors=[UserError(None, "Too many failed attempts; try later.", ErrorCode.RATE_LIMITED)]
-        )
+    if (wait := await limiter.begin(email, address)) is not None:
+        return Outcome(errors=[_throttled(wait)])
     user = await User.get_or_none(email=email, is_active=True)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        limiter.failed(email, address)
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
         return Outcome(
             errors=[UserError(None, "Wrong email or password.", ErrorCode.INVALID_CREDENTIALS)]
         )
-    limiter.succeeded(email)
+    await limiter.succeeded(email, address)
     return Outcome(value=(user, await start_session(user)))
 
 
@@ -169,15 +175,20 @@ async def _end_other_sessions(state: AuthState, user_id: UUID, keep: UUID | None
 
 
 async def change_password(
-    state: AuthState, viewer: Principal, current: str, new: str
+    state: AuthState, viewer: Principal, current: str, new: str, address: str
 ) -> list[UserError]:
-    """Set a new password after checking the current one; other sessions end."""
-    user = await User.get(id=viewer.user_id)
-    if not verify_password(user.password_hash, current):
-        return [UserError("currentPassword", "Wrong password.", ErrorCode.INVALID_CREDENTIALS)]
+    """Set a new password after checking the current one (throttled as a login to the same
+    account is); other sessions end."""
     if problem := password_problem(new):
         return [UserError("newPassword", problem, ErrorCode.INVALID)]
-    user.password_hash = hash_password(new)
+    user = await User.get(id=viewer.user_id)
+    limiter = state.login_limiter
+    if (wait := await limiter.begin(user.email, address)) is not None:
+        return [_throttled(wait, "currentPassword")]
+    if not await verify_password(user.password_hash, current):
+        return [UserError("currentPassword", "Wrong password.", ErrorCode.INVALID_CREDENTIALS)]
+    await limiter.succeeded(user.email, address)
+    user.password_hash = await hash_password(new)
     await user.save(update_fields=["password_hash"])
     keep = viewer.credential[1] if viewer.credential and viewer.credential[0] == "session" else None
     await _end_other_sessions(state, user.id, keep)
@@ -208,7 +219,7 @@ async def reset_password(state: AuthState, token: str, new: str) -> list[UserErr
             return [UserError("token", "This link is not valid any more.", ErrorCode.INVALID)]
         reset = await PasswordReset.get(token_hash=tokens.hash_token(token))
         await User.filter(id=reset.user_id).update(  # type: ignore[attr-defined]
-            password_hash=hash_password(new)
+            password_hash=await hash_password(new)
         )
     await _end_other_sessions(state, reset.user_id, None)  # type: ignore[attr-defined]
     return []

@@ -44,7 +44,9 @@ async def serve(
             patch.setattr("app.services.platform.open_database", _nothing)
             patch.setattr("app.services.platform.close_database", _nothing)
         app = create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", proxy_headers=False
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
         try:

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 from strawberry import relay
 
+from app.auth.client_address import client_address
 from app.auth.csrf import COOKIE as CSRF_COOKIE
 from app.auth.csrf import csrf_token
 from app.auth.policy import Principal
@@ -185,6 +186,11 @@ def _signed_in(info: Info, outcome: users.Outcome[tuple[User, str]]) -> AuthPayl
     return AuthPayload(viewer=UserType.from_model(user), csrf_token=token, user_errors=[])
 
 
+def _address(info: Info) -> str:
+    """The client's real address (`app.auth.client_address`), for per-address limits."""
+    return client_address(info.context.request, info.context.platform.settings.trusted_proxies)
+
+
 def _uuid(id_: relay.GlobalID | None, type_name: str) -> UUID | None:
     return parse_uuid(id_.node_id) if id_ is not None and id_.type_name == type_name else None
 
@@ -214,10 +220,8 @@ class AccountMutations:
         description="Sign in with email and password: sets the HTTP-only session cookie."
     )
     async def login(self, info: Info, email: Email, password: Password) -> AuthPayload:
-        request = info.context.request
-        address = request.client.host if request is not None and request.client else "?"
         state = info.context.platform.auth
-        return _signed_in(info, await users.login(state, email, password, address))
+        return _signed_in(info, await users.login(state, email, password, _address(info)))
 
     @strawberry.mutation(description="End the current web session and clear its cookie.")
     async def logout(self, info: Info) -> DonePayload:
@@ -235,7 +239,9 @@ class AccountMutations:
     ) -> DonePayload:
         state = info.context.platform.auth
         return _done(
-            await users.change_password(state, viewer_of(info), current_password, new_password)
+            await users.change_password(
+                state, viewer_of(info), current_password, new_password, _address(info)
+            )
         )
 
     @strawberry.mutation(
