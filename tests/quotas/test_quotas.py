@@ -231,6 +231,16 @@ async def test_high_priority_without_budget_is_refused_or_waits(api: Api) -> Non
         assert waits["userErrors"] == [] and waits["run"] is not None
     finally:
         settings.high_priority_over_quota = "refuse"
+    # Accepted, it waits in the queue for the next period, saying why.
+    run_id = waits["run"]["id"]
+    query = "query($id: ID!) { run(id: $id) { status pendingReason pendingMessage } }"
+    deadline = time.monotonic() + 30
+    while (run := (await member.gql(query, {"id": run_id}))["run"])["pendingReason"] is None:
+        assert time.monotonic() < deadline, f"never queued: {run}"
+        await asyncio.sleep(0.1)
+    assert run["status"] == "PENDING" and run["pendingReason"] == "OVER_QUOTA", run
+    cancel = "mutation($id: ID!) { cancelRun(runId: $id) { userErrors { code } } }"
+    assert (await member.gql(cancel, {"id": run_id}))["cancelRun"]["userErrors"] == []
 
 
 async def test_a_team_jobs_usage_counts_for_the_team(api: Api) -> None:

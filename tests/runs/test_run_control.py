@@ -280,3 +280,17 @@ async def test_run_status_ends_once_outputs_are_uploaded(api: Api) -> None:
     assert [e["node"]["path"] for e in run["artifacts"]["edges"]] == ["out.txt"]
     versions = [e["statusVersion"] for e in events]
     assert versions == sorted(set(versions))
+
+
+async def test_cancelling_a_run_whose_outputs_upload_is_refused_and_the_upload_completes(api: Api) -> None:
+    # The main container ends at once; the sidecar then uploads 64 MiB, which takes a while.
+    script = 'head -c 67108864 /dev/zero > "$WALKAI_OUTPUT_DIR/big.bin"'
+    run_id = (await create(api, command=["sh", "-c", script]))["run"]["id"]
+    await wait_for(api, run_id, lambda r: r["outputsStatus"]["status"] != "PENDING")
+    payload = (await api.gql(CANCEL, {"runId": run_id}))["cancelRun"]
+    assert [e["code"] for e in payload["userErrors"]] == ["ALREADY_FINISHED"]
+    assert payload["run"]["status"] == "COMPLETED"
+    run = await wait_for(api, run_id, lambda r: r["outputsStatus"]["status"] != "UPLOADING")
+    assert run["status"] == "COMPLETED" and run["outputsStatus"]["status"] == "UPLOADED"
+    sizes = {e["node"]["path"]: e["node"]["size"] for e in run["artifacts"]["edges"]}
+    assert sizes == {"big.bin": 67108864}
