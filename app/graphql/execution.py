@@ -56,6 +56,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.await_maybe import await_maybe
 
 from app.graphql.error_log import log_errors
+from app.graphql.sensitive import is_sensitive
 
 _CACHE_LIMIT = 10_000
 
@@ -365,7 +366,7 @@ class Schema(strawberry.Schema):
         errors: list[GraphQLError],
         execution_context: StrawberryExecutionContext | None = None,
     ) -> None:
-        log_errors(errors)
+        log_errors(errors, redact=is_sensitive(execution_context))
 
     def create_extensions_runner(
         self, execution_context: StrawberryExecutionContext, extensions: list[SchemaExtension]
