@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     sidecar_api_url: str | None = None
     # Time the upload sidecar has once the main container ends (the pod's grace period).
     upload_grace_seconds: int = 600
+    # Bytes of inputs each user may declare in all (None: no limit); createInput refuses more.
+    storage_quota_bytes_per_user: int | None = Field(default=None, ge=0)
     # ServiceAccount of run pods; deploy/ creates `walkai-run` (no RBAC, no token).
     run_service_account: str | None = None
     watch_timeout_seconds: int = 300

@@ -36,6 +36,7 @@ from app.observability.metrics import (
     unwatch_platform,
     watch_platform,
 )
+from app.services.inputs import upload_open
 from app.services.platform import Platform
 from app.services.run_access import scope_resolver
 from app.sidecar.broker import broker_routes
@@ -140,7 +141,7 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
             Route("/metrics", metrics_endpoint),
             *graphiql_routes(),
             *(
-                storage_routes(platform.store)
+                storage_routes(platform.store, may_write=upload_open)
                 if isinstance(platform.store, LocalObjectStore)
                 else []
             ),

@@ -1,13 +1,25 @@
 """Inputs: declare files and get upload URLs, finalize, promote a run's outputs, delete, and
 check the inputs a new Job names. Bytes never pass through the API: clients PUT to presigned
-URLs, and promotion copies inside the store."""
+URLs, and promotion copies inside the store.
+
+An upload URL is signed for one file's declared size and content type: the local store refuses
+any other body, and S3 any other `Content-Length`/`Content-Type` header. The local store also
+asks `upload_open` before each write, so a URL stops working once its input is finalized or
+deleted. S3 cannot be asked: a URL works until it expires (`UPLOAD_URL_TTL`) whatever became
+of the input, at the signed size and type only. So finalizing removes every object under the
+input's prefix that was not declared and checks each declared one's size, and deleting removes
+the whole prefix; what S3 still accepts is a same-size rewrite of a file, or a file recreated
+under a deleted input's prefix (reachable by no Job), until its URL expires.
+"""
 
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from tortoise.expressions import Subquery
@@ -22,8 +34,9 @@ from app.domain.status import UNFINISHED
 from app.sidecar.credentials import input_prefix, outputs_prefix
 from app.storage.base import NotFound, ObjectStore
 
-#: How long a client has to PUT each declared file.
+#: How long a client has to start the PUT of each declared file.
 UPLOAD_URL_TTL = 3600
+_INPUT_KEY = re.compile(r"^inputs/([^/]+)/files/")
 
 
 @dataclass(frozen=True)
@@ -49,14 +62,37 @@ async def _name_taken(owner_id: UUID, name: str) -> bool:
     return await Input.exists(owner_id=owner_id, name=name)
 
 
+async def stored_bytes(owner_id: UUID) -> int:
+    """Bytes the owner's inputs declare (READY or still being uploaded)."""
+    rows: list[Any] = await Input.filter(owner_id=owner_id).values_list("total_size", flat=True)
+    return sum(int(size) for size in rows)
+
+
+async def quota_problem(owner_id: UUID, adding: int, quota: int | None) -> UserError | None:
+    """Why `adding` more bytes would take the owner over `quota` (None: they fit)."""
+    if quota is None:
+        return None
+    used = await stored_bytes(owner_id)
+    if used + adding <= quota:
+        return None
+    return UserError(
+        "files",
+        f"These files ({adding} bytes) would take your inputs to {used + adding} bytes, over "
+        f"your storage quota of {quota} bytes; delete inputs you no longer need.",
+        ErrorCode.QUOTA_EXCEEDED,
+    )
+
+
 async def create_input(
     store: ObjectStore,
     owner_id: UUID,
     name: str,
     files: Sequence[FileDeclaration],
     limits: InputLimits,
+    quota_bytes: int | None = None,
 ) -> InputResult:
-    """Record a PENDING input and hand out one presigned PUT URL per declared file."""
+    """Record a PENDING input and hand out one presigned PUT URL per declared file, signed for
+    its size and content type; refused when the owner's inputs would exceed `quota_bytes`."""
     declared = validate_input(name, files, limits)
     if isinstance(declared, list):
         return InputResult(errors=declared)
@@ -66,6 +102,8 @@ async def create_input(
                 UserError("name", f"You already have an input named '{name}'.", ErrorCode.DUPLICATE)
             ]
         )
+    if over := await quota_problem(owner_id, declared.total_size, quota_bytes):
+        return InputResult(errors=[over])
     async with in_transaction():
         created = await Input.create(
             name=declared.name,
@@ -85,7 +123,10 @@ async def create_input(
     for f in declared.files:
         content_type = f.content_type or DEFAULT_CONTENT_TYPE
         url = await store.presign_put(
-            prefix + f.path, expires_in=UPLOAD_URL_TTL, content_type=content_type
+            prefix + f.path,
+            expires_in=UPLOAD_URL_TTL,
+            content_type=content_type,
+            content_length=f.size,
         )
         uploads.append(UploadUrl(f.path, url, content_type, expires_at))
     return InputResult(input=created, uploads=uploads)
@@ -98,6 +139,7 @@ async def finalize_input(store: ObjectStore, item: Input) -> InputResult:
     prefix = input_prefix(item.id)
     errors = []
     files = await InputFile.filter(input_id=item.id).order_by("id")
+    await _delete_undeclared(store, prefix, {f.path for f in files})
     for i, file in enumerate(files):
         try:
             info = await store.head(prefix + file.path)
@@ -122,6 +164,37 @@ async def finalize_input(store: ObjectStore, item: Input) -> InputResult:
     item.finalized_at = datetime.now(UTC)
     await item.save(update_fields=["status", "finalized_at"])
     return InputResult(input=item)
+
+
+async def _delete_undeclared(store: ObjectStore, prefix: str, declared: set[str]) -> None:
+    """Remove objects under `prefix` that are none of the declared files (written with a
+    URL of another store's making, or by hand): the input holds exactly what it lists."""
+    token: str | None = None
+    stray: list[str] = []
+    while True:
+        page = await store.list(prefix, token=token)
+        stray += [o.key for o in page.objects if o.key[len(prefix) :] not in declared]
+        if (token := page.next_token) is None:
+            break
+    for key in stray:
+        await store.delete(key)
+
+
+async def upload_open(key: str) -> bool:
+    """Whether a presigned PUT to `key` may still write: under an input's files only while
+    that input exists and is not finalized; other keys are not the inputs' to close."""
+    match = _INPUT_KEY.match(key)
+    if match is None:
+        return True
+    input_id = _uuid(match.group(1))
+    return input_id is not None and await Input.exists(id=input_id, status=InputStatus.PENDING)
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
 
 
 async def promote_run_outputs(

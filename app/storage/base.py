@@ -116,9 +116,15 @@ class ObjectStore(Protocol):
         ...
 
     async def presign_put(
-        self, key: str, *, expires_in: int, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        content_length: int | None = None,
     ) -> str:
-        """A URL anyone may PUT one object to; when `content_type` is given it must be sent."""
+        """A URL anyone may PUT one object to; when `content_type` is given it must be sent,
+        and when `content_length` is, the body must have exactly that many bytes."""
         ...
 
     async def upload_file(

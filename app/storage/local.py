@@ -174,14 +174,21 @@ class LocalObjectStore:
         return f"{self.public_base_url}/storage/{quote(key)}?{query}"
 
     async def presign_put(
-        self, key: str, *, expires_in: int, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        content_length: int | None = None,
     ) -> str:
-        """A URL served by `routes.storage_routes`; the body is streamed to the object."""
+        """A URL served by `routes.storage_routes`; the body is streamed to the object, and
+        refused unless it has exactly `content_length` bytes when that is given."""
         query = self.signer.query(
             "PUT",
             validate_key(key),
             expires_in=validate_expiry(expires_in),
             content_type=content_type,
+            content_length=content_length,
         )
         return f"{self.public_base_url}/storage/{quote(key)}?{query}"
 

@@ -218,12 +218,21 @@ class S3ObjectStore:
         return url
 
     async def presign_put(
-        self, key: str, *, expires_in: int, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        content_length: int | None = None,
     ) -> str:
-        """A SigV4 presigned PutObject URL; a signed content type must be sent as is."""
-        params = {"Bucket": self.bucket, "Key": validate_key(key)}
+        """A SigV4 presigned PutObject URL; a signed content type, and a signed length
+        (`content-length` among the signed headers), must be sent as they are: S3 refuses a
+        request whose headers differ from the signed ones."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": validate_key(key)}
         if content_type is not None:
             params["ContentType"] = content_type
+        if content_length is not None:
+            params["ContentLength"] = content_length
         presigner = await self._get_presigner()
         url: str = await presigner.generate_presigned_url(
             "put_object", Params=params, ExpiresIn=validate_expiry(expires_in)

@@ -9,10 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from app.sidecar.credentials import input_prefix
 from app.storage.s3 import S3ObjectStore
 from tests.artifacts.flows import CREATE_JOB, artifacts, download, submit, wait_outputs
 from tests.logs.conftest import all_pages, follow_logs, lines_of
 from tests.support.api import Api
+from tests.support.graphql import node_uuid
 
 CREATE_INPUT = """
 mutation($input: CreateInputInput!) {
@@ -166,9 +168,13 @@ async def test_finalize_checks_every_file_arrived_whole(api: Api) -> None:
     ]
     urls = {u["path"]: u for u in created["uploads"]}
     async with httpx.AsyncClient() as http:
-        await http.put(
+        refused_put = await http.put(
             urls["a.txt"]["url"], content=b"abcd", headers={"Content-Type": "text/plain"}
         )
+    assert refused_put.status_code == 400  # the URL is signed for 3 bytes
+    # What an S3 store that does not check the signed length would keep:
+    key = input_prefix(node_uuid(created["input"]["id"])) + "a.txt"
+    await api.platform.store.put(key, b"abcd")
     final = (await api.gql(FINALIZE, {"id": created["input"]["id"]}))["finalizeInput"]
     assert [(e["field"], e["code"]) for e in final["userErrors"]] == [
         ("files.0.size", "INVALID"),

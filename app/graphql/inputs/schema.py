@@ -99,8 +99,14 @@ class InputMutations:
         for f in input.files:
             size = int(f.size)
             declared.append(FileDeclaration(f.path, size, f.content_type))
+        platform = info.context.platform
         result = await create_input(
-            info.context.platform.store, _viewer_id(info), input.name, declared, InputLimits()
+            platform.store,
+            _viewer_id(info),
+            input.name,
+            declared,
+            InputLimits(),
+            quota_bytes=platform.settings.storage_quota_bytes_per_user,
         )
         return CreateInputPayload(
             input=InputType.from_model(result.input) if result.input else None,
