@@ -283,6 +283,21 @@ async def run_detail(api: Api, data: ContractData) -> None:
     # The timeline has the status changes; the version also counts where its outputs and its
     # place in the queue went, so it may be ahead of the last status change.
     assert timeline[-1]["version"] <= run["statusVersion"] and timeline[-1]["at"]
+    # Ended: it no longer waits anywhere, and says what it ran with.
+    assert run["pendingReason"] is None and run["queuePosition"] is None
+    assert run["priority"] == "HIGH" and run["admittedAt"]  # the contract Jobs are HIGH
+
+
+@scenario("CancelRun")
+async def cancel_run(api: Api, data: ContractData) -> None:
+    created = await submit(api, name="contract-cancel", command=["sh", "-c", "sleep 60"])
+    run_id = created["run"]["id"]
+    cancelled = (await api.gql(operation("CancelRun"), {"runId": run_id}))["cancelRun"]
+    assert cancelled["userErrors"] == []
+    assert (cancelled["run"]["status"], cancelled["run"]["reason"]) == ("CANCELLED", "CANCELLED")
+    again = (await api.gql(operation("CancelRun"), {"runId": run_id}))["cancelRun"]
+    assert [(e["field"], e["code"]) for e in again["userErrors"]] == [("runId", "ALREADY_FINISHED")]
+    assert again["userErrors"][0]["message"]
 
 
 @scenario("RunStatusUpdates")
@@ -290,6 +305,9 @@ async def run_status_updates(api: Api, data: ContractData) -> None:
     created = await submit(api, name="contract-follow", command=["sh", "-c", "sleep 1"])
     events = await follow(api, "RunStatusUpdates", created["run"]["id"])
     assert events[-1]["status"] == "COMPLETED" and events[-1]["exitCode"] == 0
+    # It completes once the outputs are settled: the artifacts can be listed at once.
+    assert events[-1]["outputsStatus"]["status"] == "UPLOADED"
+    assert events[-1]["queuePosition"] is None and events[-1]["admittedAt"]
     versions = [e["statusVersion"] for e in events]
     assert versions == sorted(set(versions)), "a screen can drop stale events by version"
     # Events may coalesce under load; the timeline the page refetches has every step.

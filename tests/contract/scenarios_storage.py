@@ -211,6 +211,35 @@ async def rerun_job(api: Api, data: ContractData) -> None:
     assert again["userErrors"] == [] and again["run"]["number"] == 2
     assert again["job"]["latestRun"]["id"] == again["run"]["id"]
     assert again["run"]["status"] in ("SUBMITTED", "PENDING", "RUNNING")
+    # Run again with changes: the new run says what it runs with; the form's mistakes are named.
+    overrides = {"priority": "LOW", "maxRuntimeSeconds": 60, "command": ["true"]}
+    changed = (await api.gql(operation("RerunJob"), {"jobId": job_id, "overrides": overrides}))[
+        "rerunJob"
+    ]
+    assert changed["userErrors"] == [] and changed["run"]["number"] == 3
+    run = changed["run"]
+    assert (run["priority"], run["maxRuntimeSeconds"], run["command"]) == ("LOW", 60, ["true"])
+    bad = {"env": [{"name": "WALKAI_X", "value": "1"}]}
+    refused = (await api.gql(operation("RerunJob"), {"jobId": job_id, "overrides": bad}))[
+        "rerunJob"
+    ]
+    assert refused["run"] is None
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [
+        ("overrides.env.0.name", "RESERVED")
+    ]
+
+
+@scenario("DeleteJob")
+async def delete_job(api: Api, data: ContractData) -> None:
+    created = await submit(api, name=unique("contract-delete"), command=["sh", "-c", "sleep 30"])
+    job_id, run_id = created["job"]["id"], created["run"]["id"]
+    busy = (await api.gql(operation("DeleteJob"), {"id": job_id}))["deleteJob"]
+    assert busy["deletedId"] is None
+    assert [(e["field"], e["code"]) for e in busy["userErrors"]] == [("id", "IN_USE")]
+    await api.gql(operation("CancelRun"), {"runId": run_id})
+    deleted = (await api.gql(operation("DeleteJob"), {"id": job_id}))["deleteJob"]
+    assert deleted == {"deletedId": job_id, "runCount": 1, "userErrors": []}
+    assert (await api.gql(operation("JobDetail"), {"id": job_id}))["job"] is None
 
 
 @scenario("SubmitFormOptions")
