@@ -37,6 +37,9 @@ RUN groupadd --system --gid 10001 walkai \
     && mkdir /app \
     && chown 10001:10001 /app
 COPY --from=build /opt/venv /opt/venv
+# The contract's operation names are the API's metric labels (`WALKAI_CONTRACT_DIR`).
+COPY frontend_contract /app/frontend_contract
+ENV WALKAI_CONTRACT_DIR=/app/frontend_contract
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -57,16 +58,37 @@ RUN_TRANSITIONS = Counter(
     registry=REGISTRY,
 )
 
-# Operation names come from clients: anything unusual is counted under one label, so a client
-# cannot grow the number of time series without bound.
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Operation names come from clients: only the names of the contract's operations
+# (`frontend_contract/`, read at start) are labels of their own, every other name is counted as
+# `other`, so a client cannot grow the number of time series.
+CONTRACT_DIR = Path(__file__).resolve().parents[2] / "frontend_contract"
+_OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([A-Za-z_]\w*)", re.MULTILINE)
+_known: frozenset[str] = frozenset()
+
+
+def contract_operations(directory: Path) -> frozenset[str]:
+    """The names of the operations defined in a folder's `.graphql` files (none if missing)."""
+    if not directory.is_dir():
+        log.warning("no contract at %s: every named operation is counted as `other`", directory)
+        return frozenset()
+    return frozenset(
+        name
+        for path in sorted(directory.rglob("*.graphql"))
+        for name in _OPERATION.findall(path.read_text(encoding="utf-8"))
+    )
+
+
+def know_operations(names: frozenset[str]) -> None:
+    """The operation names that get a label of their own."""
+    global _known
+    _known = names
 
 
 def operation_label(name: str | None) -> str:
     """The `operation` label for a client-chosen operation name."""
     if name is None:
         return "anonymous"
-    return name if _NAME.match(name) else "invalid"
+    return name if name in _known else "other"
 
 
 def observe_transition(previous: Any, new: Any) -> None:
@@ -164,8 +186,10 @@ REGISTRY.register(PLATFORMS)
 
 
 def watch_platform(platform: Any) -> None:
-    """Report this platform's figures (called when the app starts)."""
+    """Report this platform's figures, and read the contract's operation names (called when
+    the app starts)."""
     PLATFORMS.platforms.append(platform)
+    know_operations(contract_operations(platform.settings.contract_dir or CONTRACT_DIR))
 
 
 def unwatch_platform(platform: Any) -> None:
