@@ -38,7 +38,7 @@ from app.domain import admission
 from app.domain.admission import AdmittedRun, Gpu, Plan, Policy, QueuedRun, Quota, Snapshot
 from app.domain.mig import profile_units
 from app.domain.status import PREEMPTED, UNFINISHED, RunStatus
-from app.events.hub import Hub
+from app.events.hub import Hub, Lagged
 from app.kube.informer import Informer
 from app.kube.inventory import HOSTNAME, inventory, parse_slot, slot
 from app.kube.labels import RUN_ID, kube_job_name
@@ -168,15 +168,19 @@ class AdmissionLoop:
     async def _watch_runs(self, feed: Any) -> None:
         """A run submitted, ended, or back in the queue: pass again."""
         while True:
-            with contextlib.suppress(Exception):
-                for run in await feed.next_batch():
-                    if (
-                        run.status is RunStatus.SUBMITTED
-                        or run.status.terminal
-                        or (run.admitted_at is None and run.status is RunStatus.PENDING)
-                    ):
-                        self.poke()
-                        break
+            try:
+                batch = await feed.next_batch()
+            except Lagged:
+                self.poke()  # changes were missed: a pass reads them all anyway
+                continue
+            for run in batch:
+                if (
+                    run.status is RunStatus.SUBMITTED
+                    or run.status.terminal
+                    or (run.admitted_at is None and run.status is RunStatus.PENDING)
+                ):
+                    self.poke()
+                    break
 
     async def requeue_evicted(self, run: Run) -> None:
         """The cluster took an admitted run's pod away (its DisruptionTarget): back to the
