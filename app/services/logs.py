@@ -84,6 +84,7 @@ from app.domain.status import TERMINAL
 from app.events.hub import Hub, Lagged
 from app.kube.labels import RUN_ID, kube_job_name
 from app.kube.logfollower import Dedup, LogFollower, RawLine
+from app.services.log_cap import DEFAULT_MAX_LINES, capped
 from app.services.runs import ALL_RUNS_TOPIC
 from app.services.tracker import RunTracker
 from app.storage.base import ObjectStore
@@ -287,8 +288,16 @@ def _terminated(pod: Obj, container: str) -> bool:
 class LogService:
     """Followers, the line store and the log topics of every run this process follows."""
 
-    def __init__(self, store: ObjectStore, *, buffer: int = SUBSCRIBER_BUFFER) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        buffer: int = SUBSCRIBER_BUFFER,
+        max_lines: int = DEFAULT_MAX_LINES,
+    ) -> None:
         self.store = store
+        # Lines stored per run at most (`app.services.log_cap`).
+        self.max_lines = max_lines
         self.hub: Hub[Item] = Hub(buffer)
         # Batches a subscriber may have queued before it counts as lagging.
         self.buffer = buffer
@@ -544,8 +553,10 @@ class LogService:
             for line in lines:
                 stored.append(StoredLine(seq, container, attempt, line.ts, line.text))
                 seq += 1
-        await _insert_lines(run_id, stored)
-        run.next_seq = seq
+        stored = capped(stored, self.max_lines)
+        if stored:
+            await _insert_lines(run_id, stored)
+        run.next_seq = min(seq, self.max_lines + 1)
         self._publish(run_id, stored, run)
 
     def _publish(self, run_id: str, lines: list[StoredLine], window: _RunLog | None) -> None:

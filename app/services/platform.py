@@ -89,7 +89,7 @@ class Platform:
         self.store = build_store(
             self.settings.storage, public_base_url=self.settings.resolved_public_url
         )
-        self.logs = LogService(self.store)
+        self.logs = LogService(self.store, max_lines=self.settings.max_log_lines_per_run)
         self.auth.mailer = build_mailer(self.settings)
         # Replicas share the storage signing secret when one is configured.
         secret = self.settings.storage.signing_secret
