@@ -222,9 +222,9 @@ class ApiServer:
             if method == "POST":
                 body = await _body(request)
                 warnings = _field_validation(request, t.res, body)
-                return _warn(self._create(t, body), warnings)
+                return _warn(self._create(t, body, _dry_run(request)), warnings)
             if method == "DELETE":
-                return self._delete_collection(request, t)
+                return self._delete_collection(request, t, await _body(request, optional=True))
             raise method_not_allowed()
         if t.sub == "log":
             if method != "GET":
@@ -237,7 +237,10 @@ class ApiServer:
             body = await _body(request)
             self._check_kind(t.res, body)
             warnings = _field_validation(request, t.res, body)
-            updated = self.store.update(t.res.plural, t.namespace, t.name, body, subresource=t.sub)
+            updated = self.store.update(
+                t.res.plural, t.namespace, t.name, body, subresource=t.sub,
+                dry_run=_dry_run(request),
+            )  # fmt: skip
             return _warn(json_response(updated), warnings)
         if method == "PATCH":
             return self._patch(request, t, await _body(request))
@@ -292,11 +295,12 @@ class ApiServer:
         body = b'%s,"items":[%s]}' % (head[:-1], b",".join(raws))
         return Response(body, media_type=JSON)
 
-    def _create(self, t: _Target, body: Any) -> Response:
+    def _create(self, t: _Target, body: Any, dry_run: bool) -> Response:
         if t.sub is not None:
             raise method_not_allowed()
         self._check_kind(t.res, body)
-        return json_response(self.store.create(t.res.plural, t.namespace, body), 201)
+        created = self.store.create(t.res.plural, t.namespace, body, dry_run=dry_run)
+        return json_response(created, 201)
 
     def _patch(self, request: Request, t: _Target, body: Any) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -310,8 +314,9 @@ class ApiServer:
         meta["resourceVersion"] = wanted_rv or current["metadata"]["resourceVersion"]
         patched["metadata"] = meta
         result = self.store.update(
-            t.res.plural, t.namespace, t.name or "", patched, subresource=t.sub
-        )
+            t.res.plural, t.namespace, t.name or "", patched, subresource=t.sub,
+            dry_run=_dry_run(request),
+        )  # fmt: skip
         return _warn(json_response(result), warnings)
 
     def _delete(self, request: Request, t: _Target, body: Any) -> Response:
@@ -329,9 +334,13 @@ class ApiServer:
             t.res.plural, t.namespace, name, propagation_policy=policy,
             grace_period_seconds=grace, uid=pre.get("uid"),
             resource_version=pre.get("resourceVersion"),
+            dry_run=_dry_run(request, options.get("dryRun")),
         )  # fmt: skip
-        if self.store.peek(t.res.plural, t.namespace, name) is not None:
-            return json_response(result, 202)
+        if result["metadata"].get("deletionTimestamp"):
+            # Still there (graceful, finalizers): the object; 202 only when the client asked
+            # for cascading deletion with orphanDependents=false, as kube-apiserver does.
+            orphan = options.get("orphanDependents", q.get("orphanDependents"))
+            return json_response(result, 202 if orphan in (False, "false") else 200)
         if t.res.return_deleted_object:
             return json_response(result)
         details = {"name": name, "kind": t.res.plural, "uid": result["metadata"]["uid"]}
@@ -341,17 +350,20 @@ class ApiServer:
                   "details": details}  # fmt: skip
         return json_response(status)
 
-    def _delete_collection(self, request: Request, t: _Target) -> Response:
+    def _delete_collection(self, request: Request, t: _Target, body: Any) -> Response:
         q = request.query_params
+        options = body if isinstance(body, dict) else {}
         predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
         items = self.store.scan(t.res.plural, t.namespace, predicate)
+        dry_run = _dry_run(request, options.get("dryRun"))
         deleted = []
         for obj in list(items):
             meta = obj["metadata"]
             try:
                 deleted.append(
                     self.store.delete(t.res.plural, meta.get("namespace"), meta["name"],
-                                      propagation_policy=q.get("propagationPolicy"))
+                                      propagation_policy=q.get("propagationPolicy"),
+                                      dry_run=dry_run)
                 )  # fmt: skip
             except ApiError as error:
                 if error.code != 404:
@@ -657,6 +669,17 @@ def _warn(response: Response, warnings: list[str]) -> Response:
         escaped = text.replace('"', '\\"')
         response.headers.append("Warning", f'299 - "{escaped}"')
     return response
+
+
+def _dry_run(request: Request, in_body: Any = None) -> bool:
+    """`dryRun=All` (query, or DeleteOptions in the body): admit and answer, store nothing."""
+    values = request.query_params.getlist("dryRun")
+    if isinstance(in_body, list):
+        values += [str(v) for v in in_body]
+    for value in values:
+        if value != "All":
+            raise bad_request(f'Invalid dry run value: "{value}": valid values are [All]')
+    return bool(values)
 
 
 def _flag(value: str | None) -> bool:

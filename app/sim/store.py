@@ -268,8 +268,14 @@ class Store:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, resource: str, namespace: str | None, obj: dict[str, Any]) -> dict[str, Any]:
-        """Admit and store a new object; returns a copy of the stored object."""
+    def create(
+        self, resource: str, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Admit and store a new object; returns a copy of the stored object.
+
+        With `dry_run` the object is admitted and returned as it would be stored (without a
+        resourceVersion, as kube-apiserver answers `dryRun=All`), and nothing is stored.
+        """
         res = _resource(resource)
         body = clone(obj)
         meta = body.get("metadata")
@@ -293,6 +299,8 @@ class Store:
             meta["generation"] = 1
         admission.admit_create(res, body, self._objects["priorityclasses"].values)
         stored = _ordered(res, body)
+        if dry_run:
+            return clone(stored)
         self._commit("ADDED", res, key, stored, None)
         return load_json(self._raw[resource][key])
 
@@ -304,8 +312,12 @@ class Store:
         obj: dict[str, Any],
         *,
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """Replace an object (or only its status); 409 if metadata.resourceVersion is stale."""
+        """Replace an object (or only its status); 409 if metadata.resourceVersion is stale.
+
+        With `dry_run` the result is computed and returned but not stored.
+        """
         res = _resource(resource)
         key = _key(res, namespace, name)
         old = self._objects[resource].get(key)
@@ -321,7 +333,7 @@ class Store:
         meta["name"] = name
         if old is None:
             if res.create_on_update and subresource is None:
-                return self.create(resource, namespace, body)
+                return self.create(resource, namespace, body, dry_run=dry_run)
             raise _not_found(res.plural, name, res.group)
         self._namespace_for(res, namespace, meta)
         wanted = meta.get("resourceVersion")
@@ -341,7 +353,14 @@ class Store:
             admission.validate_update(res, old, new)
             if res.has_generation and new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
-        return self._copy(resource, self._write(res, key, old, _ordered(res, new)))
+        new = _ordered(res, new)
+        if dry_run:
+            new["metadata"] = {
+                **new["metadata"],
+                "resourceVersion": old["metadata"]["resourceVersion"],
+            }
+            return self._copy(resource, old if new == old else new)
+        return self._copy(resource, self._write(res, key, old, new))
 
     def mutate(
         self, resource: str, namespace: str | None, name: str, fn: Callable[[dict[str, Any]], None]
@@ -366,12 +385,14 @@ class Store:
         grace_period_seconds: int | None = None,
         uid: str | None = None,
         resource_version: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Delete like kube-apiserver plus the garbage collector; returns the last state.
 
         A pod running on a node (not finished, grace not 0) and any object with finalizers is
         only marked with deletionTimestamp; the kubelet (`remove`) or the finalizer's owner
-        finishes it.
+        finishes it. With `dry_run` the preconditions are checked and the state the deletion
+        would leave is returned; nothing changes and dependents are left alone.
         """
         res = _resource(resource)
         key = _key(res, namespace, name)
@@ -395,14 +416,16 @@ class Store:
         if policy not in ("Orphan", "Background", "Foreground"):
             raise bad_request(f"Unsupported value: {policy!r}")
         if res.plural == "namespaces":
+            if dry_run:
+                return _marked_for_deletion(old, 0, {"phase": "Terminating"})
             return self._delete_namespace(key, old)
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
-            if resource == "pods" and grace_period_seconds == 0:
+            if resource == "pods" and grace_period_seconds == 0 and not dry_run:
                 return self._finish(res, key, old)
             return clone(old)
         dependents = self._dependents(meta["uid"])
-        if policy == "Orphan":
+        if policy == "Orphan" and not dry_run:
             for dep_res, dep_key in dependents:
                 self._orphan(dep_res, dep_key, meta["uid"])
             dependents = Dependents()
@@ -415,14 +438,14 @@ class Store:
             if graceful:
                 spec_grace = old["spec"].get("terminationGracePeriodSeconds", 30)
                 grace = spec_grace if grace_period_seconds is None else grace_period_seconds
-            new = clone(old)
-            new_meta = new["metadata"]
-            stamp = datetime.now(UTC) + timedelta(seconds=grace)
-            new_meta["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-            new_meta["deletionGracePeriodSeconds"] = grace
+            new = _marked_for_deletion(old, grace)
             if finalizers:
-                new_meta["finalizers"] = finalizers
+                new["metadata"]["finalizers"] = finalizers
+            if dry_run:
+                return new
             result = self._commit("MODIFIED", res, key, new, old)
+        elif dry_run:
+            return clone(old)
         else:
             result = self._remove(res, key, old)
         for dep_res, dep_key in dependents:
@@ -749,6 +772,19 @@ def _resource(resource: str) -> Resource:
 
 def _key(res: Resource, namespace: str | None, name: str) -> Key:
     return ((namespace or "default") if res.namespaced else "", name)
+
+
+def _marked_for_deletion(
+    old: dict[str, Any], grace: int, status: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A copy of `old` with deletionTimestamp (now + grace) and deletionGracePeriodSeconds."""
+    new = clone(old)
+    stamp = datetime.now(UTC) + timedelta(seconds=grace)
+    new["metadata"]["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    new["metadata"]["deletionGracePeriodSeconds"] = grace
+    if status is not None:
+        new["status"] = status
+    return new
 
 
 def _runs_on_node(pod: dict[str, Any]) -> bool:
