@@ -95,7 +95,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Sign in first: send a token."})
         context.viewer = viewer
-        self.platform.auth.connections.add(context.request, viewer)
+        # Kept current from now on: re-read per operation and periodically.
+        self.platform.auth.connections.add(context.request, context)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL, with its assets served by this app when vendored (see app/graphiql)."""

@@ -282,7 +282,7 @@ async def test_run_status_ends_once_outputs_are_uploaded(api: Api) -> None:
     assert versions == sorted(set(versions))
 
 
-async def test_cancelling_a_run_whose_outputs_upload_is_refused_and_the_upload_completes(api: Api) -> None:
+async def test_cancelling_a_run_whose_outputs_upload_is_refused(api: Api) -> None:
     # The main container ends at once; the sidecar then uploads 64 MiB, which takes a while.
     script = 'head -c 67108864 /dev/zero > "$WALKAI_OUTPUT_DIR/big.bin"'
     run_id = (await create(api, command=["sh", "-c", script]))["run"]["id"]
