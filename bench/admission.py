@@ -22,6 +22,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from harness import Row, emit
+
 from app.domain.admission import (
     AdmittedRun,
     Gpu,
@@ -168,6 +170,16 @@ def main() -> None:
         f"{base_median / len(runs) * 1e6:6.2f} us/run, {1 / base_median:7.1f} passes/s"
     )
     print(f"ratio plan/sorted (median): {median / base_median:.1f}x")
+    emit(
+        Row(
+            f"admission pass, {len(runs):,} queued (ms/pass; anchor sorted())",
+            median * 1e3,
+            "ms",
+            base_median * 1e3,
+            median / base_median,
+            "— (lower is better)",
+        )
+    )
 
 
 if __name__ == "__main__":
