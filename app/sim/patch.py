@@ -6,47 +6,30 @@ from typing import Any
 
 import jsonpatch
 
+from app.sim import schema
 from app.sim.errors import ApiError, bad_request, unsupported_media_type
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
-# patchMergeKey of the list fields we serve (the Go types' struct tags), by field name.
-MERGE_KEYS = {
-    "containers": "name",
-    "initContainers": "name",
-    "ephemeralContainers": "name",
-    "volumes": "name",
-    "env": "name",
-    "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath",
-    "ports": "containerPort",
-    "ownerReferences": "uid",
-    "conditions": "type",
-    "imagePullSecrets": "name",
-    "hostAliases": "ip",
-    "schedulingGates": "name",
-    "resourceClaims": "name",
-}
-# Lists of scalars with patchStrategy "merge": the patch adds to the set.
-MERGED_SCALAR_LISTS = {"finalizers"}
 
-
-def apply_patch(content_type: str, original: dict[str, Any], body: Any) -> dict[str, Any]:
-    """The object after applying `body` of the given content type to `original`."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == JSON_PATCH:
+def apply_patch(
+    content_type: str, original: dict[str, Any], body: Any, kind: str | None = None
+) -> dict[str, Any]:
+    """The object after applying `body` of the given content type to `original` (of `kind`)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == JSON_PATCH:
         return json_patch(original, body)
     if not isinstance(body, dict):
         raise bad_request(
             f"json: cannot unmarshal {type(body).__name__} into Go value of type "
             "map[string]interface {}"
         )
-    if kind == MERGE:
+    if media == MERGE:
         result = merge_patch(original, body)
-    elif kind == STRATEGIC:
-        result = strategic_merge(original, body)
+    elif media == STRATEGIC:
+        result = strategic_merge(original, body, kind)
     else:
         raise unsupported_media_type(content_type)
     if not isinstance(result, dict):
@@ -84,12 +67,13 @@ def json_patch(original: dict[str, Any], body: Any) -> dict[str, Any]:
     return result
 
 
-def strategic_merge(original: Any, patch: Any, field: str = "") -> Any:
-    """Strategic merge patch for the fields we serve (directives as kubectl sends them).
+def strategic_merge(original: Any, patch: Any, type_name: str | None = None) -> Any:
+    """Strategic merge patch of a value of type `type_name` (see `app.sim.schema`).
 
-    Lists with a merge key merge item by item; `$patch: replace|delete`,
-    `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>` and `$retainKeys` are honoured;
-    other lists are replaced, as for fields without a patch strategy.
+    Lists with a merge key merge item by item and sets of scalars by value;
+    `$patch: replace|delete`, `$setElementOrder/<field>`, `$deleteFromPrimitiveList/<field>` and
+    `$retainKeys` are honoured; other lists are replaced, as for fields without a patch
+    strategy (and for every field of an undescribed type, as for custom resources).
     """
     if not isinstance(patch, dict):
         return patch
@@ -111,35 +95,37 @@ def strategic_merge(original: Any, patch: Any, field: str = "") -> Any:
             name = key.split("/", 1)[1]
             result[name] = [v for v in result.get(name) or [] if v not in value]
             continue
+        field = schema.field_of(type_name, key)
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = strategic_merge(result.get(key), value, key)
+            merged = strategic_merge(result.get(key), value, field.type if field else None)
             if merged is None:
                 result.pop(key, None)
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            result[key] = _merge_list(key, result.get(key), value)
+            result[key] = _merge_list(field, result.get(key), value)
         else:
             result[key] = value
     for name, order in orders.items():
         if isinstance(result.get(name), list):
-            result[name] = _reorder(name, result[name], order)
+            result[name] = _reorder(schema.field_of(type_name, name), result[name], order)
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     return result
 
 
-def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
-    if field in MERGED_SCALAR_LISTS:
+def _merge_list(field: schema.Field | None, current: Any, patch: list[Any]) -> list[Any]:
+    if field is not None and field.merge_scalars:
         base = list(current) if isinstance(current, list) else []
         return base + [v for v in patch if v not in base]
-    key = MERGE_KEYS.get(field)
-    if key is None or not all(isinstance(item, dict) for item in patch):
+    key = field.merge_key if field is not None else None
+    if field is None or key is None or not all(isinstance(item, dict) for item in patch):
         return [item for item in patch if not (isinstance(item, dict) and "$patch" in item)]
     if any(item.get("$patch") == "replace" for item in patch):
         return [item for item in patch if "$patch" not in item]
+    element = field.type
     merged = [dict(item) for item in current] if isinstance(current, list) else []
     for item in patch:
         index = next((i for i, e in enumerate(merged) if e.get(key) == item.get(key)), None)
@@ -147,15 +133,15 @@ def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
             if index is not None:
                 del merged[index]
         elif index is None:
-            merged.append(strategic_merge({}, item, field))
+            merged.append(strategic_merge({}, item, element))
         else:
-            merged[index] = strategic_merge(merged[index], item, field)
+            merged[index] = strategic_merge(merged[index], item, element)
     return merged
 
 
-def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
+def _reorder(field: schema.Field | None, items: list[Any], order: list[Any]) -> list[Any]:
     """Apply `$setElementOrder`: listed elements first in that order, then the rest."""
-    key = MERGE_KEYS.get(field)
+    key = field.merge_key if field is not None else None
 
     def ident(item: Any) -> Any:
         return item.get(key) if key and isinstance(item, dict) else item

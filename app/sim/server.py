@@ -305,7 +305,7 @@ class ApiServer:
     def _patch(self, request: Request, t: _Target, body: Any) -> Response:
         content_type = request.headers.get("content-type", "")
         current = self.store.peek_or_404(t.res.plural, t.namespace, t.name or "")
-        patched = patch.apply_patch(content_type, current, body)
+        patched = patch.apply_patch(content_type, current, body, t.res.kind)
         warnings = _field_validation(request, t.res, patched)
         wanted_rv = ((body if isinstance(body, dict) else {}).get("metadata") or {}).get(
             "resourceVersion"

@@ -102,44 +102,56 @@ CONTAINERS = {
 
 
 @pytest.mark.parametrize(
-    ("original", "patch", "expected"),
+    ("type_name", "original", "patch", "expected"),
     [
         # Merge by key: change one item, keep the other.
-        (CONTAINERS, {"containers": [{"name": "b", "image": "z"}]},
+        ("PodSpec", CONTAINERS, {"containers": [{"name": "b", "image": "z"}]},
          {"containers": [CONTAINERS["containers"][0], {"name": "b", "image": "z"}]}),
         # Nested keyed list (env by name) merges too.
-        (CONTAINERS, {"containers": [{"name": "a", "env": [{"name": "F", "value": "2"}]}]},
+        ("PodSpec", CONTAINERS,
+         {"containers": [{"name": "a", "env": [{"name": "F", "value": "2"}]}]},
          {"containers": [{"name": "a", "image": "x", "env": [{"name": "E", "value": "1"},
                                                              {"name": "F", "value": "2"}]},
                          {"name": "b", "image": "y"}]}),
         # $patch: delete removes an item by key.
-        (CONTAINERS, {"containers": [{"name": "a", "$patch": "delete"}]},
+        ("PodSpec", CONTAINERS, {"containers": [{"name": "a", "$patch": "delete"}]},
          {"containers": [{"name": "b", "image": "y"}]}),
         # $patch: replace on a list item replaces the list.
-        (CONTAINERS, {"containers": [{"name": "c"}, {"$patch": "replace"}]},
+        ("PodSpec", CONTAINERS, {"containers": [{"name": "c"}, {"$patch": "replace"}]},
          {"containers": [{"name": "c"}]}),
         # Conditions merge by type, ownerReferences by uid.
-        ({"conditions": [{"type": "A", "status": "True"}]},
+        ("PodStatus", {"conditions": [{"type": "A", "status": "True"}]},
          {"conditions": [{"type": "B", "status": "False"}]},
          {"conditions": [{"type": "A", "status": "True"}, {"type": "B", "status": "False"}]}),
-        ({"ownerReferences": [{"uid": "1", "name": "x"}]},
+        ("ObjectMeta", {"ownerReferences": [{"uid": "1", "name": "x"}]},
          {"ownerReferences": [{"uid": "1", "name": "y"}]},
          {"ownerReferences": [{"uid": "1", "name": "y"}]}),
         # Lists without a merge key are replaced; finalizers are a merged set.
-        ({"args": ["a", "b"]}, {"args": ["c"]}, {"args": ["c"]}),
-        ({"finalizers": ["a"]}, {"finalizers": ["b", "a"]}, {"finalizers": ["a", "b"]}),
-        ({"finalizers": ["a", "b"]}, {"$deleteFromPrimitiveList/finalizers": ["a"]},
+        ("Container", {"args": ["a", "b"]}, {"args": ["c"]}, {"args": ["c"]}),
+        ("ObjectMeta", {"finalizers": ["a"]}, {"finalizers": ["b", "a"]},
+         {"finalizers": ["a", "b"]}),
+        ("ObjectMeta", {"finalizers": ["a", "b"]}, {"$deleteFromPrimitiveList/finalizers": ["a"]},
          {"finalizers": ["b"]}),
         # kubectl apply's ordering directive.
-        (CONTAINERS, {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]},
+        ("PodSpec", CONTAINERS, {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]},
          {"containers": [CONTAINERS["containers"][1], CONTAINERS["containers"][0]]}),
         # null deletes; $retainKeys keeps only the listed keys.
-        ({"a": 1, "b": 2}, {"b": None}, {"a": 1}),
-        ({"a": 1, "b": 2, "c": 3}, {"$retainKeys": ["a", "c"], "c": 4}, {"a": 1, "c": 4}),
+        ("PodSpec", {"a": 1, "b": 2}, {"b": None}, {"a": 1}),
+        ("PodSpec", {"a": 1, "b": 2, "c": 3}, {"$retainKeys": ["a", "c"], "c": 4},
+         {"a": 1, "c": 4}),
+        # The merge key depends on the type: Service ports by port, container ports by
+        # containerPort; an undescribed type's lists are replaced.
+        ("ServiceSpec", {"ports": [{"port": 80}]}, {"ports": [{"port": 443}]},
+         {"ports": [{"port": 80}, {"port": 443}]}),
+        ("Container", {"ports": [{"containerPort": 80}]}, {"ports": [{"containerPort": 81}]},
+         {"ports": [{"containerPort": 80}, {"containerPort": 81}]}),
+        (None, {"ports": [{"port": 80}]}, {"ports": [{"port": 443}]}, {"ports": [{"port": 443}]}),
     ],
 )  # fmt: skip
-def test_strategic_merge_patch(original: Any, patch: Any, expected: Any) -> None:
-    assert strategic_merge(original, patch) == expected
+def test_strategic_merge_patch(
+    type_name: str | None, original: Any, patch: Any, expected: Any
+) -> None:
+    assert strategic_merge(original, patch, type_name) == expected
 
 
 def test_json_patch_and_unknown_content_type() -> None:
