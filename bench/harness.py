@@ -15,7 +15,7 @@ import resource
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,10 +86,16 @@ async def postgres_database() -> str | None:
 
 @asynccontextmanager
 async def serve_api(
-    work: Path, database_url: str | None = None, *, cluster: Any = None, **settings: Any
+    work: Path,
+    database_url: str | None = None,
+    *,
+    cluster: Any = None,
+    routes: Sequence[Any] = (),
+    **settings: Any,
 ) -> AsyncIterator[Any]:
     """The API under uvicorn as `walkai-jobs serve` runs it, on a simulated cluster (started
-    here unless given), with a member's token: a `tests.support.api.Api`."""
+    here unless given), with a member's token: a `tests.support.api.Api`. `routes` are served
+    by the same app (an anchor behind the same middleware, on the same database)."""
     import uvicorn
 
     from app.config import load_settings
@@ -120,6 +126,7 @@ async def serve_api(
         "storage": {"backend": "local", "local_root": work / "objects"},
     }
     app = create_app(load_settings(**(options | settings)))
+    app.router.routes[:0] = routes
     server = uvicorn.Server(
         server_config(app, host="127.0.0.1", port=port, log_level="warning", backlog=16384)
     )
