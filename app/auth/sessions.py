@@ -20,6 +20,14 @@ from app.db.auth_models import AccessToken, Team, User, WebSession
 
 SESSION_COOKIE = "walkai_session"
 SESSION_LIFETIME = timedelta(days=14)
+
+
+def secure_cookies(public_url: str) -> bool:
+    """Whether session cookies carry `Secure`: only when clients reach the API over https, since
+    cookie jars do not send a `Secure` cookie back over plain http (`dev` on 127.0.0.1)."""
+    return public_url.lower().startswith("https://")
+
+
 # How stale `last_used_at` may get before a request writes it again.
 TOUCH_EVERY = timedelta(minutes=1)
 

@@ -11,6 +11,7 @@ page is served unchanged (loading from the CDN).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -22,9 +23,17 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from strawberry.http.ides import get_graphql_ide_html
 
+from app.graphiql.guide import Guide
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 MOUNT = "/graphiql"
+# Where Strawberry's page picks its initial document, variables and headers.
+_GUIDE_SLOTS = (
+    ("parameters.q || EXAMPLE_QUERY", "parameters.q || GUIDE_QUERY"),
+    ("parameters.variables,", "parameters.variables || GUIDE_VARIABLES,"),
+    ("React.useState(parameters.headers)", "React.useState(parameters.headers || GUIDE_HEADERS)"),
+)
 _CDN = re.compile(r"https://unpkg\.com/(?P<name>@?[^@\"]+)@(?P<version>[^/\"]+)/(?P<path>[^\"]+)")
 
 
@@ -53,12 +62,35 @@ def vendored(static: Path = STATIC) -> bool:
     return all((static / asset.relative).is_file() for asset in assets())
 
 
-def offline_page(prefix: str = MOUNT, static: Path = STATIC) -> str:
-    """Strawberry's GraphiQL page, loading its assets from this app when they are vendored."""
+def offline_page(prefix: str = MOUNT, static: Path = STATIC, guide: Guide | None = None) -> str:
+    """Strawberry's GraphiQL page, loading its assets from this app when they are vendored, and
+    opening with `guide`'s document (and headers) when given."""
     page = get_graphql_ide_html(graphql_ide="graphiql")
+    if guide is not None:
+        page = with_guide(page, guide)
     if not vendored(static):
         return page
     return _CDN.sub(lambda m: f"{prefix}/static/{m['name']}@{m['version']}/{m['path']}", page)
+
+
+def with_guide(page: str, guide: Guide) -> str:
+    """The page opening with the guide's document, variables and headers instead of
+    Strawberry's welcome text (a shared link's own `?q=` still wins)."""
+    values = {
+        "GUIDE_QUERY": guide.query,
+        "GUIDE_VARIABLES": guide.variables,
+        "GUIDE_HEADERS": guide.headers,
+    }
+    defaults = "".join(f"const {name} = {_js(value)};\n" for name, value in values.items())
+    page = page.replace("<script>\n", f"<script>\n{defaults}", 1)
+    for old, new in _GUIDE_SLOTS:
+        page = page.replace(old, new, 1)
+    return page
+
+
+def _js(value: str | None) -> str:
+    """A JavaScript literal that cannot end the inline script it is written into."""
+    return json.dumps(value).replace("</", "<\\/")
 
 
 def routes(static: Path = STATIC) -> list[Mount]:
@@ -69,8 +101,6 @@ def routes(static: Path = STATIC) -> list[Mount]:
 
 def vendor(node_modules: Path = HERE / "node_modules", static: Path = STATIC) -> list[Path]:
     """Copy the page's assets from an npm install into `static/`; fails on a version mismatch."""
-    import json
-
     copied = []
     for asset in assets():
         package = node_modules / asset.name

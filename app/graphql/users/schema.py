@@ -13,7 +13,7 @@ from app.auth.client_address import client_address
 from app.auth.csrf import COOKIE as CSRF_COOKIE
 from app.auth.csrf import csrf_token
 from app.auth.policy import Principal
-from app.auth.sessions import SESSION_COOKIE, SESSION_LIFETIME
+from app.auth.sessions import SESSION_COOKIE, SESSION_LIFETIME, secure_cookies
 from app.db.auth_models import AccessToken, Role, Team, User
 from app.domain.errors import ErrorCode, UserError
 from app.graphql.context import Info
@@ -178,11 +178,12 @@ def _signed_in(info: Info, outcome: users.Outcome[tuple[User, str]]) -> AuthPayl
     user, session = outcome.value
     response = info.context.response
     max_age = int(SESSION_LIFETIME.total_seconds())
+    secure = secure_cookies(info.context.platform.settings.resolved_public_url)
     response.set_cookie(
-        SESSION_COOKIE, session, max_age=max_age, httponly=True, secure=True, samesite="lax"
+        SESSION_COOKIE, session, max_age=max_age, httponly=True, secure=secure, samesite="lax"
     )
     token = csrf_token(session)
-    response.set_cookie(CSRF_COOKIE, token, max_age=max_age, secure=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, token, max_age=max_age, secure=secure, samesite="lax")
     return AuthPayload(viewer=UserType.from_model(user), csrf_token=token, user_errors=[])
 
 
@@ -250,7 +251,7 @@ class AccountMutations:
     async def request_password_reset(self, info: Info, email: Email) -> DonePayload:
         platform = info.context.platform
         await users.request_password_reset(
-            platform.auth.mailer, email, platform.settings.resolved_public_url
+            platform.auth.mailer, email, platform.settings.resolved_web_app_url
         )
         return _done([])
 
@@ -284,7 +285,7 @@ class AccountMutations:
             email,
             role,
             [t for t in teams if t is not None],
-            platform.settings.resolved_public_url,
+            platform.settings.resolved_web_app_url,
         )
         invitation = outcome.value
         return InvitationPayload(
