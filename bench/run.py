@@ -55,7 +55,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     ),
     "jobs-scale": Measurement(
         "jobs_scale.py",
-        quick=["--small", "200", "--large", "5000", "--requests", "20"],
+        quick=["--small", "200", "--large", "5000", "--seconds", "2"],
         what="jobs(first: 50) p50 at 1,000 vs 100,000 runs",
     ),
     "create-job": Measurement(
