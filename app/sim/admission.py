@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from app.sim import validation
 from app.sim.errors import field_cause, forbidden, invalid
 from app.sim.resources import Resource
 
@@ -88,50 +89,31 @@ def validate_name(res: Resource, obj: dict[str, Any]) -> None:
 
 
 def admit_create(res: Resource, obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
-    """Default, validate and admit a new object in place (uid and name are already set)."""
+    """Validate, default and admit a new object in place (uid and name are already set)."""
+    _raise_invalid(res, obj, validation.validate(res.plural, res.kind, obj))
     handler = _CREATE.get(res.plural)
     if handler is not None:
         handler(obj, priority_classes)
 
 
-def validate_update(res: Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """422 for changes the real validation forbids on update (immutable fields)."""
-    name = new["metadata"]["name"]
-    if res.plural == "pods":
-        _default_pod_spec(new.setdefault("spec", {}))
-        if _mutable_pod_view(old["spec"]) != _mutable_pod_view(new["spec"]):
-            detail = (
-                "pod updates may not change fields other than `spec.containers[*].image`, "
-                "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, "
-                "`spec.tolerations` (only additions to existing tolerations), "
-                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
-                "previously negative)"
-            )
-            cause = field_cause("spec", "FieldValueForbidden", detail)
-            raise invalid("Pod", name, [cause])
-    elif res.plural == "jobs":
-        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-        _default_job(new, lambda: ())
-        for key in ("selector", "completionMode"):
-            if old_spec.get(key) != new_spec.get(key):
-                cause = field_cause(
-                    f"spec.{key}", "FieldValueInvalid", "field is immutable", new_spec.get(key)
-                )
-                raise invalid("Job", name, [cause], "batch")
-        if old_spec.get("template") != new_spec.get("template") and not old_spec.get("suspend"):
-            cause = field_cause("spec.template", "FieldValueInvalid", "field is immutable", "...")
-            raise invalid("Job", name, [cause], "batch")
+def admit_update(res: Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Validate and default a replacement in place with the rules of create, then refuse changes
+    to fields that are immutable (422 Invalid with one cause per field)."""
+    _raise_invalid(res, new, validation.validate(res.plural, res.kind, new))
+    default = _UPDATE_DEFAULTS.get(res.plural)
+    if default is not None:
+        default(new)
+    _raise_invalid(res, new, validation.validate_update(res.plural, old, new))
 
 
-def _mutable_pod_view(spec: dict[str, Any]) -> dict[str, Any]:
-    """The pod spec with the fields an update may change blanked out."""
-    view = dict(spec)
-    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds",
-                "schedulingGates", "nodeName"):  # fmt: skip
-        view.pop(key, None)
-    for key in ("containers", "initContainers"):
-        view[key] = [{**c, "image": None} for c in spec.get(key) or []]
-    return view
+def admit_status(res: Resource, new: dict[str, Any]) -> None:
+    """A status update: the object's field types still hold (the rest is unchanged)."""
+    _raise_invalid(res, new, validation.check_types(res.kind, new))
+
+
+def _raise_invalid(res: Resource, obj: dict[str, Any], causes: list[dict[str, str]]) -> None:
+    if causes:
+        raise invalid(res.kind, obj["metadata"].get("name", ""), causes, res.group)
 
 
 def _image_pull_policy(image: str) -> str:
@@ -160,26 +142,6 @@ def _default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("enableServiceLinks", True)
     _default_containers(spec.get("containers") or [])
     _default_containers(spec.get("initContainers") or [])
-
-
-def _validate_pod_spec(spec: dict[str, Any], path: str) -> list[dict[str, str]]:
-    causes = []
-    containers = spec.get("containers")
-    if not containers:
-        causes.append(field_cause(f"{path}.containers", "FieldValueRequired", ""))
-    seen: set[str] = set()
-    for key in ("initContainers", "containers"):
-        for i, c in enumerate(spec.get(key) or []):
-            where = f"{path}.{key}[{i}]"
-            if not c.get("name"):
-                causes.append(field_cause(f"{where}.name", "FieldValueRequired", ""))
-            elif c["name"] in seen:
-                causes.append(field_cause(f"{where}.name", "FieldValueDuplicate", "", c["name"]))
-            else:
-                seen.add(c["name"])
-            if not c.get("image"):
-                causes.append(field_cause(f"{where}.image", "FieldValueRequired", ""))
-    return causes
 
 
 def _admit_priority(name: str, spec: dict[str, Any], priority_classes: PriorityClasses) -> None:
@@ -220,9 +182,6 @@ def _qos_class(spec: dict[str, Any]) -> str:
 def _create_pod(obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
     name = obj["metadata"]["name"]
     spec = obj.setdefault("spec", {})
-    causes = _validate_pod_spec(spec, "spec")
-    if causes:
-        raise invalid("Pod", name, causes)
     _default_pod_spec(spec)
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
@@ -253,33 +212,6 @@ def _default_job(obj: dict[str, Any], _: PriorityClasses) -> None:
 
 
 def _create_job(obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
-    name = obj["metadata"]["name"]
-    spec = obj.get("spec") or {}
-    template_spec = (spec.get("template") or {}).get("spec") or {}
-    causes = _validate_pod_spec(template_spec, "spec.template.spec")
-    policy = template_spec.get("restartPolicy")
-    if policy not in ("Never", "OnFailure"):
-        detail = 'supported values: "OnFailure", "Never"'
-        if policy is None:
-            causes.append(
-                field_cause("spec.template.spec.restartPolicy", "FieldValueRequired", detail)
-            )
-        else:
-            causes.append(
-                field_cause(
-                    "spec.template.spec.restartPolicy", "FieldValueNotSupported", detail, policy
-                )
-            )
-    for key in ("parallelism", "completions", "backoffLimit"):
-        value = spec.get(key)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            causes.append(
-                field_cause(
-                    f"spec.{key}", "FieldValueInvalid", "must be greater than or equal to 0", value
-                )
-            )
-    if causes:
-        raise invalid("Job", name, causes, "batch")
     _default_job(obj, priority_classes)
     obj.setdefault("status", {})
 
@@ -306,10 +238,6 @@ def _create_pvc(obj: dict[str, Any], _: PriorityClasses) -> None:
 
 
 def _create_priority_class(obj: dict[str, Any], _: PriorityClasses) -> None:
-    if not isinstance(obj.get("value"), int):
-        name = obj["metadata"]["name"]
-        cause = field_cause("value", "FieldValueRequired", "")
-        raise invalid("PriorityClass", name, [cause], "scheduling.k8s.io")
     obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     obj.setdefault("globalDefault", False)
 
@@ -318,6 +246,11 @@ def _create_node(obj: dict[str, Any], _: PriorityClasses) -> None:
     obj.setdefault("spec", {})
     obj.setdefault("status", {})
 
+
+_UPDATE_DEFAULTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "pods": lambda obj: _default_pod_spec(obj.setdefault("spec", {})),
+    "jobs": lambda obj: _default_job(obj, lambda: ()),
+}
 
 _CREATE: dict[str, Callable[[dict[str, Any], PriorityClasses], None]] = {
     "pods": _create_pod,

@@ -343,6 +343,7 @@ class Store:
             new = {**old, "metadata": old["metadata"]}
             if "status" in body:
                 new["status"] = body["status"]
+            admission.admit_status(res, new)
         else:
             new = dict(body)
             if "status" in old:
@@ -350,7 +351,7 @@ class Store:
             else:
                 new.pop("status", None)
             new["metadata"] = _keep_system_meta(old["metadata"], meta)
-            admission.validate_update(res, old, new)
+            admission.admit_update(res, old, new)
             if res.has_generation and new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         new = _ordered(res, new)
