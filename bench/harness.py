@@ -13,10 +13,11 @@ import logging
 import os
 import resource
 import socket
+import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ class Row:
     """One line of the table. `ratio` is figure / anchor; `goal` says which way is good."""
 
     name: str
-    figure: float
+    figure: float | None
     unit: str
     anchor: float | None = None
     ratio: float | None = None
@@ -66,6 +67,33 @@ def quantile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of `values`, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str | None]:
+    """A throwaway PostgreSQL (scripts/postgres.sh) for the duration, its URL also exported as
+    WALKAI_TEST_POSTGRES_URL; the one already exported if any; None if none can start."""
+    if os.environ.get("WALKAI_TEST_POSTGRES_URL"):
+        yield os.environ["WALKAI_TEST_POSTGRES_URL"]
+        return
+    script = ROOT / "scripts" / "postgres.sh"
+    started = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
+    found = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in started.stdout.splitlines()
+        if line.startswith("export ")
+    )
+    url, data_dir = found.get("WALKAI_TEST_POSTGRES_URL"), found.get("WALKAI_TEST_POSTGRES_DIR")
+    if started.returncode != 0 or not url or not data_dir:
+        print(f"PostgreSQL could not start: {started.stderr.strip()[-300:]}", flush=True)
+        yield None
+        return
+    os.environ["WALKAI_TEST_POSTGRES_URL"] = url
+    try:
+        yield url
+    finally:
+        del os.environ["WALKAI_TEST_POSTGRES_URL"]
+        subprocess.run(["bash", str(script), "stop", data_dir], capture_output=True)
 
 
 async def postgres_database() -> str | None:

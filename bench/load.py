@@ -21,7 +21,7 @@ async def hammer(
     headers: dict[str, str],
     seconds: float,
     concurrency: int = 4,
-    warmup: float = 0.5,
+    warmup: float = 1.5,
 ) -> dict[str, float]:
     """Keep `concurrency` requests in flight for `seconds` (after `warmup`); count them."""
     import aiohttp

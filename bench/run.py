@@ -60,7 +60,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     ),
     "create-job": Measurement(
         "create_job.py",
-        quick=["--jobs", "30"],
+        quick=["--seconds", "2", "--rounds", "1"],
         what="createJob mutations/s, SQLite and PostgreSQL",
     ),
     "log-ingest": Measurement(
