@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.sim.errors import bad_request
+from app.sim.resources import RESOURCES
 
 _KEY = r"[A-Za-z0-9./_-]+"
 _VALUE = r"[A-Za-z0-9._-]*"
@@ -113,27 +115,79 @@ def selector_from_spec(spec: Mapping[str, Any] | None) -> LabelSelector | None:
     return tuple(reqs)
 
 
-# Field selectors: each resource supports a few fields (metadata.name/namespace always).
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "pods": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-             "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"),
-    "events": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-               "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"),
-    "secrets": ("type",),
-    "namespaces": ("status.phase",),
-    "nodes": ("spec.unschedulable",),
-    "jobs": ("status.successful",),
-}  # fmt: skip
+FieldGetter = Callable[[Mapping[str, Any]], str]
+
+
+def _path(path: str) -> FieldGetter:
+    return lambda obj: field_value(obj, path)
+
+
+def _flag(path: str) -> FieldGetter:
+    """A Go bool rendered by strconv.FormatBool: absent is "false"."""
+    return lambda obj: "true" if field_value(obj, path) == "true" else "false"
+
+
+def _count(path: str) -> FieldGetter:
+    """A Go int rendered by strconv.Itoa: absent is "0"."""
+    return lambda obj: field_value(obj, path) or "0"
+
+
+def _pod_ip(obj: Mapping[str, Any]) -> str:
+    ips = (obj.get("status") or {}).get("podIPs") or []
+    return str(ips[0].get("ip", "")) if ips else field_value(obj, "status.podIP")
+
+
+def _event_source(obj: Mapping[str, Any]) -> str:
+    return field_value(obj, "source.component") or field_value(obj, "reportingComponent")
+
+
+_INVOLVED = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+
+# The fields each kind's registry adds to metadata.name (and metadata.namespace when namespaced),
+# with the values it computes (pkg/registry/<group>/<kind>/strategy.go ToSelectableFields).
+_FIELDS: dict[str, dict[str, FieldGetter]] = {
+    "pods": {
+        "spec.nodeName": _path("spec.nodeName"),
+        "spec.restartPolicy": _path("spec.restartPolicy"),
+        "spec.schedulerName": _path("spec.schedulerName"),
+        "spec.serviceAccountName": _path("spec.serviceAccountName"),
+        "spec.hostNetwork": _flag("spec.hostNetwork"),
+        "status.phase": _path("status.phase"),
+        "status.podIP": _pod_ip,
+        "status.nominatedNodeName": _path("status.nominatedNodeName"),
+    },
+    "events": {
+        **{f"involvedObject.{k}": _path(f"involvedObject.{k}") for k in _INVOLVED},
+        "reason": _path("reason"),
+        "reportingComponent": _path("reportingComponent"),
+        "source": _event_source,
+        "type": _path("type"),
+    },
+    "secrets": {"type": _path("type")},
+    # "name" is a historical duplicate of metadata.name the real registry still serves.
+    "namespaces": {"status.phase": _path("status.phase"), "name": _path("metadata.name")},
+    "nodes": {"spec.unschedulable": _flag("spec.unschedulable")},
+    "jobs": {"status.successful": _count("status.succeeded")},
+}
+
+
+def selectable_fields(resource: str) -> dict[str, FieldGetter]:
+    """The field selectors `resource` serves, with how each reads its value."""
+    namespaced = RESOURCES[resource].namespaced if resource in RESOURCES else True
+    meta = {"metadata.name": _path("metadata.name")}
+    if namespaced:
+        meta["metadata.namespace"] = _path("metadata.namespace")
+    return {**meta, **_FIELDS.get(resource, {})}
 
 
 @dataclass(frozen=True)
 class FieldRequirement:
-    """`field` compared with `value` (`op` is = or !=)."""
+    """`field` (read by `get`) compared with `value` (`op` is = or !=)."""
 
     field: str
     op: str
     value: str
+    get: FieldGetter = dataclasses.field(compare=False, repr=False)
 
 
 FieldSelector = tuple[FieldRequirement, ...]
@@ -143,7 +197,7 @@ def parse_field_selector(text: str | None, resource: str) -> FieldSelector:
     """Parse `metadata.name=x,status.phase!=Running`; 400 on an unsupported field."""
     if not text or not text.strip():
         return ()
-    allowed = ("metadata.name", "metadata.namespace", *_FIELDS.get(resource, ()))
+    allowed = selectable_fields(resource)
     reqs = []
     for clause in text.split(","):
         m = re.match(r"^\s*([A-Za-z0-9._]+)\s*(==|!=|=)\s*(.*?)\s*$", clause)
@@ -152,7 +206,7 @@ def parse_field_selector(text: str | None, resource: str) -> FieldSelector:
         name, op, value = m.groups()
         if name not in allowed:
             raise bad_request(f"field label not supported: {name}")
-        reqs.append(FieldRequirement(name, "!=" if op == "!=" else "=", value))
+        reqs.append(FieldRequirement(name, "!=" if op == "!=" else "=", value, allowed[name]))
     return tuple(reqs)
 
 
@@ -173,7 +227,7 @@ def field_value(obj: Mapping[str, Any], path: str) -> str:
 def fields_match(selector: FieldSelector, obj: Mapping[str, Any]) -> bool:
     """Whether every field requirement holds for `obj`."""
     for req in selector:
-        equal = field_value(obj, req.field) == req.value
+        equal = req.get(obj) == req.value
         if equal != (req.op == "="):
             return False
     return True
