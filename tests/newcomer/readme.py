@@ -133,14 +133,15 @@ def declared_size(text: str, path: str) -> int:
     return int(match[1])
 
 
-async def subscription(url: str, query: str, token: str) -> list[dict[str, Any]]:
-    """Every payload of one subscription over graphql-transport-ws, until `complete`."""
+async def subscription(url: str, query: str, token: str, **payload: Any) -> list[dict[str, Any]]:
+    """Every payload of one subscription over graphql-transport-ws, until `complete`; `payload`
+    adds `variables` or `operationName`."""
     ws_url = url.replace("http", "ws", 1) + "/graphql"
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(token)}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         op_id = str(uuid.uuid4())
-        subscribe = {"id": op_id, "type": "subscribe", "payload": {"query": query}}
+        subscribe = {"id": op_id, "type": "subscribe", "payload": {"query": query, **payload}}
         await ws.send(json.dumps(subscribe))
         return [payload async for payload in _payloads(ws, op_id)]
 
