@@ -216,13 +216,19 @@ def _create_job(obj: dict[str, Any], priority_classes: PriorityClasses) -> None:
     obj.setdefault("status", {})
 
 
-def _create_secret(obj: dict[str, Any], _: PriorityClasses) -> None:
+def _fold_string_data(obj: dict[str, Any]) -> None:
+    """`stringData` is write-only: folded into `data` (winning over it) on every write."""
     obj.setdefault("type", "Opaque")
     string_data = obj.pop("stringData", None) or {}
     if string_data:
-        data = obj.setdefault("data", {})
+        data = obj.get("data") or {}
         for key, value in string_data.items():
             data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+
+
+def _create_secret(obj: dict[str, Any], _: PriorityClasses) -> None:
+    _fold_string_data(obj)
 
 
 def _create_namespace(obj: dict[str, Any], _: PriorityClasses) -> None:
@@ -250,6 +256,7 @@ def _create_node(obj: dict[str, Any], _: PriorityClasses) -> None:
 _UPDATE_DEFAULTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "pods": lambda obj: _default_pod_spec(obj.setdefault("spec", {})),
     "jobs": lambda obj: _default_job(obj, lambda: ()),
+    "secrets": _fold_string_data,
 }
 
 _CREATE: dict[str, Callable[[dict[str, Any], PriorityClasses], None]] = {
