@@ -61,7 +61,7 @@ RESOURCES: dict[str, Resource] = {
         # Stored and served (so deploy/ applies), but no controller acts on them.
         Resource("serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", True, ("sa",)),
         Resource("services", "service", "Service", "", "v1", True, ("svc",), ("all",),
-                 subresources=("status",)),
+                 subresources=("status",), return_deleted_object=True),
         Resource("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",),
                  ("all",), subresources=("status", "scale"), has_generation=True),
         Resource("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True),
