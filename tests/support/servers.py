@@ -28,6 +28,11 @@ class Served:
     platform: Platform
 
 
+# The platforms `serve` started that still run: replicas of the session's API (the S3 stack
+# lives as long as the session), which compete for its Lease.
+RUNNING: list[Platform] = []
+
+
 async def _nothing(*args: Any, **kwargs: Any) -> None:
     return None
 
@@ -58,7 +63,11 @@ async def serve(
             assert platform.tracker is not None
             await platform.tracker.wait_synced()
             host, port = server.servers[0].sockets[0].getsockname()[:2]
-            yield Served(f"http://{host}:{port}", f"ws://{host}:{port}/graphql", platform)
+            RUNNING.append(platform)
+            try:
+                yield Served(f"http://{host}:{port}", f"ws://{host}:{port}/graphql", platform)
+            finally:
+                RUNNING.remove(platform)
         finally:
             server.should_exit = True
             await task
