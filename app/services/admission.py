@@ -190,9 +190,10 @@ class AdmissionLoop:
             return
         used = 0.0
         if run.started_at is not None:
-            used = profile_units_of(await self._profile(str(run.id))) * (
-                datetime.now(UTC) - run.started_at
-            ).total_seconds()
+            used = (
+                profile_units_of(await self._profile(str(run.id)))
+                * (datetime.now(UTC) - run.started_at).total_seconds()
+            )
         updated = await Run.filter(id=run.id, admitted_at__not_isnull=True).update(
             admitted_at=None,
             slice_seconds=F("slice_seconds") + used,
