@@ -18,6 +18,7 @@ from uuid import UUID
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from tortoise.expressions import Q
 
 from app.db.log_models import LogArchive, LogLine, LogStream
 from app.db.models import Job, Run, RunEvent
@@ -40,6 +41,7 @@ BATCH = 200
 JOB_VANISHED = "JobDeleted"
 # A run's Job is created right after the run is stored: only older runs can have lost theirs.
 VANISHED_AFTER = timedelta(seconds=30)
+UNSEEN_VANISHED_AFTER = timedelta(minutes=5)
 # A run ended this long ago whose log is not archived had a pod no replica saw: archive what is
 # stored (app/services/logs.py waits for such a pod's lines until then).
 ARCHIVE_OVERDUE = timedelta(minutes=2)
@@ -108,8 +110,15 @@ class Janitor:
         lost its state) can never finish: record that, rather than leave it waiting forever."""
         if not (self._tracker.jobs.synced.is_set() and self._tracker.pods.synced.is_set()):
             return
-        settled = datetime.now(UTC) - self.vanished_after
-        for run in await Run.filter(status__in=list(UNFINISHED), submitted_at__lte=settled):
+        now = datetime.now(UTC)
+        # A run still SUBMITTED has not had its Job seen yet (creation may be slow under load):
+        # only a long wait says it is gone. A run seen PENDING or RUNNING had one.
+        seen = Q(
+            status__in=[RunStatus.PENDING, RunStatus.RUNNING],
+            submitted_at__lte=now - self.vanished_after,
+        )
+        unseen = Q(status=RunStatus.SUBMITTED, submitted_at__lte=now - UNSEEN_VANISHED_AFTER)
+        for run in await Run.filter(seen | unseen):
             if run.kube_name in self._tracker.jobs.cache or self._has_pod(str(run.id)):
                 continue
             message = "Its Kubernetes Job was deleted outside the platform; rerun the Job."
