@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from strawberry.relay import to_base64
+
+from app.db.models import Run
+from app.domain.status import UNFINISHED
 from tests.api.operations import CREATE_JOB, job_input
 from tests.support.api import Api
 from tests.support.graphql import Subscription
@@ -61,6 +65,15 @@ def partitions(view: View) -> list[dict[str, Any]]:
 
 def gpus(view: View) -> list[dict[str, Any]]:
     return [gpu for node in view["nodes"] for gpu in node["gpus"]]
+
+
+async def quiet(api: Api) -> View:
+    """The view once the cluster is idle: an admin cancels what earlier tests left running
+    (through the API, like any admin), then it waits for their slices to be freed."""
+    admin = await api.as_new_user("ADMIN")
+    for run_id in await Run.filter(status__in=list(UNFINISHED)).values_list("id", flat=True):
+        await cancel(admin, to_base64("Run", str(run_id)))
+    return await wait_view(api, idle)
 
 
 def idle(view: View) -> bool:
@@ -119,7 +132,7 @@ async def gone(api: Api, *run_ids: str) -> None:
 
 async def test_the_view_matches_what_runs_slice_by_slice(api: Api) -> None:
     owner = await api.as_new_user()
-    before = await wait_view(owner, idle)
+    before = await quiet(owner)
     assert [len(node["gpus"]) for node in before["nodes"]] == [1, 1]
     assert all(g["model"] == "A100-80GB" and g["cuttableProfiles"] == ALL for g in gpus(before))
     assert_adds_up(before)
@@ -159,7 +172,7 @@ async def test_queued_demand_and_who_sees_which_run(api: Api) -> None:
     owner = await api.as_new_user()
     other = await api.as_new_user()
     admin = await api.as_new_user("ADMIN")
-    await wait_view(owner, idle)
+    await quiet(owner)
     running = [await submit(owner, "7g.80gb"), await submit(owner, "7g.80gb")]
     waiting: list[str] = []
     try:
@@ -207,7 +220,7 @@ async def test_cluster_changed_sends_a_view_when_a_run_is_admitted_and_when_it_e
     api: Api,
 ) -> None:
     owner = await api.as_new_user()
-    await wait_view(owner, idle)
+    await quiet(owner)
     async with owner.subscribe(CLUSTER_CHANGED) as sub:
         first = await next_view(sub, lambda _: True)
         assert first == await cluster(owner)
