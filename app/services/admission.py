@@ -43,6 +43,7 @@ from app.kube.informer import Informer
 from app.kube.inventory import HOSTNAME, inventory, parse_slot, slot
 from app.kube.labels import RUN_ID, kube_job_name
 from app.services.control import suspend_kube_job
+from app.services.leader import LeaderTask
 from app.services.runs import ALL_RUNS_TOPIC, publish, state_of
 from app.services.tracker import RunTracker
 
@@ -85,8 +86,10 @@ class _Row:
     pending: tuple[str | None, str | None, int | None, int | None]
 
 
-class AdmissionLoop:
+class AdmissionLoop(LeaderTask):
     """Admits queued runs in the order and on the GPUs the rules decide; runs on the leader."""
+
+    task_name = "admission"
 
     def __init__(
         self,
@@ -103,14 +106,13 @@ class AdmissionLoop:
         interval: float = 5.0,
         min_gap: float = 0.2,
     ) -> None:
+        super().__init__()
         self._api, self._namespace, self._hub = api, namespace, hub
         self._batch = client.BatchV1Api(api)
         self._tracker, self._nodes = tracker, nodes
         self.prefix, self.policy = resource_prefix, policy
         self._quotas, self._usage = quotas, usage
         self.interval, self.min_gap = interval, min_gap
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self.passes = 0
         # Runs this loop admitted (a conditional write it won).
         self.admissions = 0
@@ -118,16 +120,6 @@ class AdmissionLoop:
         self.queue_length = 0
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    async def set_leading(self, leading: bool) -> None:
-        """Start the loop when this replica leads; stop it when it no longer does."""
-        if leading and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="admission")
-        elif not leading and self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def poke(self) -> None:
         """Something changed: run a pass soon."""

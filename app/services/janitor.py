@@ -29,6 +29,7 @@ from app.domain.status import TERMINAL, UNFINISHED, RunStatus
 from app.events.hub import Hub
 from app.kube.labels import RUN_ID, kube_job_name
 from app.services.control import suspend_kube_job
+from app.services.leader import LeaderTask
 from app.services.logs import LogService
 from app.services.outputs import settle_outputs
 from app.services.runs import end_run, settle_unstarted
@@ -47,8 +48,10 @@ UNSEEN_VANISHED_AFTER = timedelta(minutes=5)
 ARCHIVE_OVERDUE = timedelta(minutes=2)
 
 
-class Janitor:
+class Janitor(LeaderTask):
     """Deletes finished runs' Kubernetes objects and deleted Jobs' data, on the leader only."""
+
+    task_name = "janitor"
 
     def __init__(
         self,
@@ -62,28 +65,13 @@ class Janitor:
         grace_seconds: float,
         interval_seconds: float,
     ) -> None:
+        super().__init__()
         self._batch = client.BatchV1Api(api)
         self._api, self._namespace, self._hub = api, namespace, hub
         self._store, self._tracker, self._logs = store, tracker, logs
         self.grace = timedelta(seconds=grace_seconds)
         self.interval = interval_seconds
         self.vanished_after = VANISHED_AFTER
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    async def set_leading(self, leading: bool) -> None:
-        """Start the loop when this replica leads; stop it when it no longer does."""
-        if leading and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="janitor")
-        elif not leading and self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        """Run a pass now (a Job was deleted), if this replica leads."""
-        self._wake.set()
 
     async def _loop(self) -> None:
         while True:

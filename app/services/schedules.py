@@ -34,9 +34,11 @@ from app.domain.schedules import (
 )
 from app.domain.status import UNFINISHED
 from app.services.jobs import rerun_job
+from app.services.leader import LeaderTask
 
 if TYPE_CHECKING:
     from app.services.platform import Platform
+
 
 log = logging.getLogger(__name__)
 
@@ -176,32 +178,14 @@ def wake(platform: Platform) -> None:
         loop.wake()
 
 
-class ScheduleLoop:
+class ScheduleLoop(LeaderTask):
     """Fires due schedules, on the leader only."""
 
+    task_name = "schedules"
+
     def __init__(self, platform: Platform) -> None:
+        super().__init__()
         self._platform = platform
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        """Whether the loop runs (this replica leads)."""
-        return self._task is not None
-
-    async def set_leading(self, leading: bool) -> None:
-        """Start the loop when this replica leads; stop it when it no longer does."""
-        if leading and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="schedules")
-        elif not leading and self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        """Look at the schedules again now."""
-        self._wake.set()
 
     async def _loop(self) -> None:
         while True:
