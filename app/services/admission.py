@@ -180,13 +180,19 @@ class AdmissionLoop(LeaderTask):
         pod starts outside the queue. Idempotent: every replica's tracker may call it."""
         if run.admitted_at is None:
             return
+        # Suspend before the run looks queued: once admitted_at is cleared, a pass may admit it
+        # again, and a suspension arriving after that would stop an admitted run.
+        current = await Run.filter(id=run.id).first().values_list("admitted_at", flat=True)
+        if current != run.admitted_at:
+            return  # another replica requeued it already (and it may be admitted again)
+        await suspend_kube_job(self._api, self._namespace, run.kube_name)
         used = 0.0
         if run.started_at is not None:
             used = (
                 profile_units_of(await self._profile(str(run.id)))
                 * (datetime.now(UTC) - run.started_at).total_seconds()
             )
-        updated = await Run.filter(id=run.id, admitted_at__not_isnull=True).update(
+        updated = await Run.filter(id=run.id, admitted_at=run.admitted_at).update(
             admitted_at=None,
             slice_seconds=F("slice_seconds") + used,
             pending_reason=PREEMPTED,
@@ -194,7 +200,6 @@ class AdmissionLoop(LeaderTask):
             version=F("version") + 1,
         )
         if updated:
-            await suspend_kube_job(self._api, self._namespace, run.kube_name)
             await self._publish(str(run.id))
             self.poke()
 
