@@ -11,6 +11,7 @@ storage is the downloadable copy (and what a future retention job may keep alone
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
 from app.db.models import Run
@@ -66,6 +67,8 @@ class LogArchive(Model):
     # Container name -> object key (`runs/<run-id>/logs/<container>.log`).
     objects: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
     lines = fields.BigIntField(default=0)
+    # Bytes of the archived objects (counted against the Job owner's storage quota).
+    bytes = fields.BigIntField(default=0, db_default=SqlDefault("0"))
     archived_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -97,6 +97,8 @@ class Run(Model):
     # Kept once settled, so it outlives the pod (app/domain/outputs.py).
     outputs_status = fields.CharEnumField(OutputsStatus, max_length=16, null=True)
     outputs_message = fields.TextField(null=True)
+    # Bytes of outputs in object storage once uploaded (counted against storage quota).
+    outputs_bytes = fields.BigIntField(default=0, db_default=SqlDefault("0"))
     # When the admission loop last let its Kubernetes Job run (None while queued).
     admitted_at = fields.DatetimeField(null=True)
     # Where the admission loop placed it: "<node>/<gpu index>" (kept until its pod is gone,

@@ -92,6 +92,8 @@ class Limits:
     # A run's time limit when its Job names none, and the largest one may name (None: none).
     runtime_seconds_default: int | None = None
     runtime_seconds_max: int | None = None
+    # What each user may keep in object storage (app/services/storage_use.py; None: no bound).
+    storage_quota_bytes: int | None = None
 
 
 def validate_image(image: str, field_name: str = "image") -> list[UserError]:

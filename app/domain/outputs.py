@@ -52,6 +52,8 @@ class OutputsState:
 
     status: OutputsStatus
     message: str | None = None
+    # Bytes the manifest says were uploaded (what the run's outputs take in storage).
+    bytes: int = 0
 
 
 def sidecar_state(pod: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -84,9 +86,12 @@ def derive_outputs(
             return OutputsState(
                 OutputsStatus.FAILED,
                 f"{manifest.failed} file(s) could not be uploaded; {manifest.files} were.",
+                manifest.bytes,
             )
         return OutputsState(
-            OutputsStatus.UPLOADED, f"{manifest.files} file(s), {manifest.bytes} bytes."
+            OutputsStatus.UPLOADED,
+            f"{manifest.files} file(s), {manifest.bytes} bytes.",
+            manifest.bytes,
         )
     terminated = (sidecar or {}).get("terminated")
     if terminated is not None:

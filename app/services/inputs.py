@@ -19,7 +19,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from tortoise.expressions import Subquery
@@ -31,6 +30,7 @@ from app.db.storage_models import Input, InputFile, InputStatus, JobInputLink
 from app.domain.errors import ErrorCode, UserError
 from app.domain.inputs import DEFAULT_CONTENT_TYPE, FileDeclaration, InputLimits, validate_input
 from app.domain.status import UNFINISHED
+from app.services.storage_use import storage_problem
 from app.sidecar.credentials import input_prefix, outputs_prefix
 from app.storage.base import NotFound, ObjectStore
 
@@ -62,27 +62,6 @@ async def _name_taken(owner_id: UUID, name: str) -> bool:
     return await Input.exists(owner_id=owner_id, name=name)
 
 
-async def stored_bytes(owner_id: UUID) -> int:
-    """Bytes the owner's inputs declare (READY or still being uploaded)."""
-    rows: list[Any] = await Input.filter(owner_id=owner_id).values_list("total_size", flat=True)
-    return sum(int(size) for size in rows)
-
-
-async def quota_problem(owner_id: UUID, adding: int, quota: int | None) -> UserError | None:
-    """Why `adding` more bytes would take the owner over `quota` (None: they fit)."""
-    if quota is None:
-        return None
-    used = await stored_bytes(owner_id)
-    if used + adding <= quota:
-        return None
-    return UserError(
-        "files",
-        f"These files ({adding} bytes) would take your inputs to {used + adding} bytes, over "
-        f"your storage quota of {quota} bytes; delete inputs you no longer need.",
-        ErrorCode.QUOTA_EXCEEDED,
-    )
-
-
 async def create_input(
     store: ObjectStore,
     owner_id: UUID,
@@ -102,7 +81,7 @@ async def create_input(
                 UserError("name", f"You already have an input named '{name}'.", ErrorCode.DUPLICATE)
             ]
         )
-    if over := await quota_problem(owner_id, declared.total_size, quota_bytes):
+    if over := await storage_problem(owner_id, declared.total_size, quota_bytes, "files"):
         return InputResult(errors=[over])
     async with in_transaction():
         created = await Input.create(

@@ -34,6 +34,7 @@ from app.kube.manifests import ManifestSettings, RunRef, credential_secret, run_
 from app.services.inputs import job_input_refs
 from app.services.runs import fail_run, publish
 from app.services.secrets import job_secret_refs, visible_secrets
+from app.services.storage_use import storage_problem
 from app.sidecar.credentials import RunTokens
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,8 @@ async def submit_job(
     spec = validate_job(data, limits)
     if isinstance(spec, list):
         return Submitted(job=None, run=None, errors=spec)
+    if full := await storage_problem(owner_id, 0, limits.storage_quota_bytes, "storageGi"):
+        return Submitted(job=None, run=None, errors=[full])
     async with in_transaction():
         job = await Job.create(
             name=spec.name,
@@ -222,6 +225,10 @@ async def rerun_job(
         spec = changed
     if gone := await _unavailable(viewer, job):
         return Submitted(job=job, run=None, errors=gone)
+    quota = limits.storage_quota_bytes if limits is not None else None
+    owner_id = job.owner_id  # type: ignore[attr-defined]
+    if full := await storage_problem(owner_id, 0, quota, "jobId"):
+        return Submitted(job=job, run=None, errors=[full])
     async with in_transaction():
         # Atomic, so concurrent reruns get distinct numbers.
         await Job.filter(id=job.id).update(run_count=F("run_count") + 1)

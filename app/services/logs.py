@@ -724,20 +724,20 @@ class LogService:
                 return
             # Streams left unfinished by a pod that is gone now cannot be read any more.
             await LogStream.filter(run_id=run_id, ended=False).update(ended=True)
-            objects, total, last_seq = await self._write_archive(run_id)
-            await LogArchive.create(run_id=run_id, objects=objects, lines=total)
+            objects, total, last_seq, size = await self._write_archive(run_id)
+            await LogArchive.create(run_id=run_id, objects=objects, lines=total, bytes=size)
             if run_id in self._runs:
                 self._runs[run_id].forget()
         self.hub.publish(log_topic(run_id), LogComplete(run_id, last_seq))
 
-    async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int, int]:
-        """Each container's log written to the store: their keys, the number of lines and the
-        run's last `seq`."""
+    async def _write_archive(self, run_id: str) -> tuple[dict[str, str], int, int, int]:
+        """Each container's log written to the store: their keys, the number of lines, the
+        run's last `seq` and the bytes written."""
         containers = await (
             LogLine.filter(run_id=run_id).distinct().values_list("container", flat=True)
         )
         objects: dict[str, str] = {}
-        read = [0, 0]  # lines, highest seq
+        read = [0, 0, 0]  # lines, highest seq, bytes
         for container in sorted(str(c) for c in containers):
             key = archive_key(run_id, container)
             await self.store.put(
@@ -746,7 +746,7 @@ class LogService:
                 content_type="text/plain; charset=utf-8",
             )
             objects[container] = key
-        return objects, read[0], read[1]
+        return objects, read[0], read[1], read[2]
 
     async def _archive_chunks(
         self, run_id: str, container: str, read: list[int]
@@ -756,7 +756,9 @@ class LogService:
             after = page[-1].seq
             read[0] += len(page)
             read[1] = max(read[1], after)
-            yield "".join(f"{line.ts} {line.text}\n" for line in page).encode()
+            chunk = "".join(f"{line.ts} {line.text}\n" for line in page).encode()
+            read[2] += len(chunk)
+            yield chunk
 
     # -- reading ----------------------------------------------------------------------------
 

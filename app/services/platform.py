@@ -107,6 +107,7 @@ class Platform:
             storage_gi_max=s.storage_gi_max,
             runtime_seconds_default=s.runtime_seconds_default,
             runtime_seconds_max=s.runtime_seconds_max,
+            storage_quota_bytes=s.storage_quota_bytes_per_user,
         )
 
     @property

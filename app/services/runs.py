@@ -141,11 +141,14 @@ async def record_outputs(hub: Hub[Run], run: Run, state: OutputsState) -> bool:
         return False
     version = run.version + 1
     updated = await Run.filter(id=run.id, version=run.version).update(
-        outputs_status=state.status, outputs_message=state.message, version=version
+        outputs_status=state.status,
+        outputs_message=state.message,
+        outputs_bytes=state.bytes,
+        version=version,
     )
     if not updated:
         return False
-    run.outputs_status, run.version = state.status, version
+    run.outputs_status, run.version, run.outputs_bytes = state.status, version, state.bytes
     run.outputs_message = state.message  # type: ignore[assignment]
     publish(hub, run)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 import strawberry
 from strawberry import relay
@@ -11,9 +12,11 @@ from strawberry import relay
 from app.auth.policy import Viewer
 from app.db.auth_models import Team, User
 from app.domain.usage import gpu_hours, owner_key, parse_owner_key
+from app.graphql.artifacts.types import Bytes
 from app.graphql.context import Info
 from app.graphql.users.types import TeamType, UserType
 from app.services.quotas import Limits, Usage, limits_for, quota_of, usage_of, usages
+from app.services.storage_use import storage_use
 
 
 @strawberry.type(name="Quota", description="An owner's limits, and what is left this period.")
@@ -150,3 +153,40 @@ async def owner_usage(info: Info, key: str) -> UsageType:
     """One owner's usage (on `User.usage`)."""
     settings = info.context.platform.settings
     return UsageType.of(await usage_of(key, datetime.now(UTC), settings))
+
+
+@strawberry.type(
+    name="StorageUse",
+    description="What a user keeps in object storage, against the per-user storage quota.",
+)
+class StorageUseType:
+    """Bytes by kind; a team Job's runs count for the member who owns the Job."""
+
+    inputs_bytes: Bytes = strawberry.field(  # type: ignore[valid-type]
+        description="The user's inputs, as declared (READY or still uploading)."
+    )
+    outputs_bytes: Bytes = strawberry.field(  # type: ignore[valid-type]
+        description="Outputs of the runs of the user's Jobs, as uploaded."
+    )
+    logs_bytes: Bytes = strawberry.field(  # type: ignore[valid-type]
+        description="Archived logs of the runs of the user's Jobs."
+    )
+    used_bytes: Bytes = strawberry.field(  # type: ignore[valid-type]
+        description="Everything that counts against the quota: the sum of the three."
+    )
+    quota_bytes: Bytes | None = strawberry.field(  # type: ignore[valid-type]
+        description="The quota (`WALKAI_STORAGE_QUOTA_BYTES_PER_USER`): past it new inputs "
+        "are refused, at it new runs too (QUOTA_EXCEEDED); null: no quota."
+    )
+
+    @classmethod
+    async def of_user(cls, user_id: UUID, quota: int | None) -> StorageUseType:
+        """Read what the user keeps now."""
+        use = await storage_use(user_id)
+        return cls(
+            inputs_bytes=use.inputs,
+            outputs_bytes=use.outputs,
+            logs_bytes=use.logs,
+            used_bytes=use.total,
+            quota_bytes=quota,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
 
 import strawberry
 from strawberry import relay
@@ -16,7 +17,7 @@ from app.graphql.enums import describe_values
 from app.graphql.nodes import parse_uuid
 
 if TYPE_CHECKING:
-    from app.graphql.quotas.types import QuotaType, UsageType
+    from app.graphql.quotas.types import QuotaType, StorageUseType, UsageType
 
 RoleEnum = describe_values(
     strawberry.enum(Role, name="Role", description="What a user may see and do."),
@@ -97,6 +98,18 @@ class UserType(relay.Node):
         from app.graphql.quotas.types import owner_quota
 
         return await owner_quota(info, f"user:{self.id}")
+
+    @strawberry.field(
+        description="What the user keeps in object storage (inputs, their Jobs' run outputs "
+        "and logs) and the storage quota."
+    )
+    async def storage(
+        self, info: Info
+    ) -> Annotated[StorageUseType, strawberry.lazy("app.graphql.quotas.types")]:
+        from app.graphql.quotas.types import StorageUseType
+
+        quota = info.context.platform.settings.storage_quota_bytes_per_user
+        return await StorageUseType.of_user(UUID(self.id), quota)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
