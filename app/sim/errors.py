@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 # Reason strings as kube-apiserver writes them (metav1.StatusReason).
@@ -148,14 +149,14 @@ def method_not_allowed(
     return ApiError(405, "MethodNotAllowed", message, {})
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
-    """415 for a PATCH content type the server does not implement."""
+def unsupported_media_type(accepted: Iterable[str]) -> ApiError:
+    """415 for a body whose content type the verb does not take; the message lists those it does
+    (as kube-apiserver's negotiation error does)."""
     return ApiError(
         415,
         "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, "
-        f"application/strategic-merge-patch+json; got {content_type!r}",
+        + ", ".join(accepted),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 import jsonpatch
@@ -12,6 +14,8 @@ from app.sim.errors import ApiError, bad_request, unsupported_media_type
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+# The PATCH content types served, in the order kube-apiserver's 415 message lists them.
+MEDIA_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
 
 
 def apply_patch(
@@ -31,7 +35,7 @@ def apply_patch(
     elif media == STRATEGIC:
         result = strategic_merge(original, body, kind)
     else:
-        raise unsupported_media_type(content_type)
+        raise unsupported_media_type(MEDIA_TYPES)
     if not isinstance(result, dict):
         raise bad_request("the patch removed the whole object")
     return result
@@ -51,20 +55,44 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def json_patch(original: dict[str, Any], body: Any) -> dict[str, Any]:
-    """RFC 6902 through the jsonpatch library; 400 if malformed, 422 if an operation fails."""
+    """RFC 6902 through the jsonpatch library; 400 if malformed, 422 if an operation fails.
+
+    Operations apply one at a time so a failure can name its operation, path and values.
+    """
     if not isinstance(body, list):
         raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     try:
         patch = jsonpatch.JsonPatch(body)
     except (jsonpatch.InvalidJsonPatch, TypeError) as exc:
         raise bad_request(str(exc)) from None
-    try:
-        result = patch.apply(original)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError) as exc:
-        raise ApiError(422, "Invalid", str(exc)) from None
+    result: Any = copy.deepcopy(original)
+    for operation in patch.patch:
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError) as exc:
+            raise ApiError(422, "Invalid", _failure(operation, result, exc)) from None
     if not isinstance(result, dict):
         raise bad_request("the patch did not produce an object")
     return result
+
+
+def _failure(operation: dict[str, Any], doc: Any, exc: Exception) -> str:
+    """`testing value /spec/x failed: found "a", expected "b"`: the path and values in JSON."""
+    op, path = operation.get("op"), operation.get("path", "")
+    if op != "test":
+        return f"{op} operation at {path} failed: {exc}"
+    try:
+        found = jsonpatch.JsonPointer(path).resolve(doc)
+    except jsonpatch.JsonPointerException:
+        return f"testing value {path} failed: the path does not exist"
+    return (
+        f"testing value {path} failed: found {_json(found)}, "
+        f"expected {_json(operation.get('value'))}"
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def strategic_merge(original: Any, patch: Any, type_name: str | None = None) -> Any:

@@ -8,8 +8,6 @@ events are written in one chunk per wake-up.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,18 +15,27 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
-from app.sim import admission, openapi, patch, resources
-from app.sim.errors import (
-    ApiError,
-    bad_request,
-    gone,
-    method_not_allowed,
-    unsupported_media_type,
-)
+from app.sim import openapi, patch, resources, streams
+from app.sim.errors import ApiError, bad_request, gone, method_not_allowed
 from app.sim.faults import Faults
+from app.sim.params import (
+    JSON,
+    decode_continue,
+    dry_run,
+    encode_continue,
+    field_validation,
+    flag,
+    int_param,
+    path_not_found,
+    read_body,
+    sort_key,
+    wants_table,
+    warn,
+)
 from app.sim.resources import Resource
 from app.sim.selectors import matcher
 from app.sim.store import INITIAL_EVENTS_END, Store, Watcher, WatchEvent, dump_json
@@ -46,7 +53,6 @@ VERSION_INFO = {
     "platform": "linux/amd64",
 }
 DEFAULT_WATCH_SECONDS = 1800
-JSON = "application/json"
 _CONTINUE_EXPIRED = (
     "The provided continue parameter is too old to display a consistent list result. You can "
     "start a new list without the continue parameter, or use the continue token in this "
@@ -105,8 +111,8 @@ class ServerStats:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    """A compact JSON response."""
-    return Response(_dumpb(body), status, media_type=JSON)
+    """A compact JSON response ending with a newline, as Go's JSON encoder writes it."""
+    return Response(_dumpb(body) + b"\n", status, media_type=JSON)
 
 
 def error_response(error: ApiError) -> Response:
@@ -166,6 +172,20 @@ class ApiServer:
         except ApiError as error:
             return error_response(error)
 
+    async def kube_websocket(self, websocket: WebSocket) -> None:
+        """A WebSocket upgrade under `/api` or `/apis`: refused with a Status (see streams)."""
+        parts = [p for p in websocket.url.path.split("/") if p]
+        try:
+            prefix = 2 if parts[0] == "api" else 3
+            if len(parts) <= prefix:
+                raise streams.no_websocket(websocket.url.path)
+            group = "" if parts[0] == "api" else parts[1]
+            self._target(group, parts[prefix - 1], parts[prefix:])
+            error = streams.no_websocket(websocket.url.path)
+        except ApiError as refused:
+            error = refused
+        await websocket.send_denial_response(error_response(error))
+
     async def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.url.path.split("/") if p]
         if parts[0] == "api":
@@ -186,12 +206,12 @@ class ApiServer:
             if len(parts) == 2:
                 doc = resources.api_group(parts[1])
                 if doc is None:
-                    raise _path_not_found()
+                    raise path_not_found()
                 return json_response(doc)
             group, version, rest = parts[1], parts[2], parts[3:]
         if not rest:
             if version != resources.GROUPS.get(group, "v1"):
-                raise _path_not_found()
+                raise path_not_found()
             return json_response(resources.api_resource_list(group, version))
         target = self._target(group, version, rest)
         return await self._handle(request, target)
@@ -201,14 +221,17 @@ class ApiServer:
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
             namespace, rest = rest[1], rest[2:]
         if len(rest) > 3:
-            raise _path_not_found()
+            raise path_not_found()
         res = resources.lookup(group, version, rest[0])
         if res is None or (namespace is not None and not res.namespaced):
-            raise _path_not_found()
+            raise path_not_found()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if res.plural == "pods" and name is not None and sub in streams.STREAMING:
+            self.store.peek_or_404("pods", namespace, name)
+            raise streams.refusal(name, sub)
         if sub is not None and sub not in res.subresources:
-            raise _path_not_found()
+            raise path_not_found()
         return _Target(res, namespace, name, sub)
 
     async def _handle(self, request: Request, t: _Target) -> Response:
@@ -216,15 +239,15 @@ class ApiServer:
         q = request.query_params
         if t.name is None:
             if method == "GET":
-                if _flag(q.get("watch")):
+                if flag(q.get("watch")):
                     return self._watch(request, t)
                 return self._list(request, t)
             if method == "POST":
-                body = await _body(request)
-                warnings = _field_validation(request, t.res, body)
-                return _warn(self._create(t, body, _dry_run(request)), warnings)
+                body = await read_body(request)
+                warnings = field_validation(request, t.res, body)
+                return warn(self._create(t, body, dry_run(request)), warnings)
             if method == "DELETE":
-                return self._delete_collection(request, t, await _body(request, optional=True))
+                return self._delete_collection(request, t, await read_body(request, optional=True))
             raise method_not_allowed()
         if t.sub == "log":
             if method != "GET":
@@ -234,24 +257,24 @@ class ApiServer:
             obj = self.store.peek_or_404(t.res.plural, t.namespace, t.name)
             return self._object_response(request, t, obj)
         if method == "PUT":
-            body = await _body(request)
+            body = await read_body(request)
             self._check_kind(t.res, body)
-            warnings = _field_validation(request, t.res, body)
+            warnings = field_validation(request, t.res, body)
             updated = self.store.update(
                 t.res.plural, t.namespace, t.name, body, subresource=t.sub,
-                dry_run=_dry_run(request),
+                dry_run=dry_run(request),
             )  # fmt: skip
-            return _warn(json_response(updated), warnings)
+            return warn(json_response(updated), warnings)
         if method == "PATCH":
-            return self._patch(request, t, await _body(request))
+            return self._patch(request, t, await read_body(request))
         if method == "DELETE" and t.sub is None:
-            return self._delete(request, t, await _body(request, optional=True))
+            return self._delete(request, t, await read_body(request, optional=True))
         raise method_not_allowed()
 
     # -- verbs -------------------------------------------------------------------------------
 
     def _object_response(self, request: Request, t: _Target, obj: dict[str, Any]) -> Response:
-        if _wants_table(request):
+        if wants_table(request):
             return json_response(
                 table(t.res.plural, [obj], resource_version=obj["metadata"]["resourceVersion"],
                       include_object=request.query_params.get("includeObject", "Metadata"))
@@ -265,19 +288,19 @@ class ApiServer:
         list_rv = self.store.resource_version
         token = q.get("continue")
         if token:
-            list_rv, after = _decode_continue(token)
+            list_rv, after = decode_continue(token)
             try:
                 self.store.check_version(t.res.plural, list_rv)
             except ApiError:
                 raise gone(_CONTINUE_EXPIRED) from None
-            items = [o for o in items if _sort_key(o) > after]
-        limit = _int_param(q.get("limit"), "limit") or 0
+            items = [o for o in items if sort_key(o) > after]
+        limit = int_param(q.get("limit"), "limit") or 0
         next_token, remaining = "", None
         if limit > 0 and len(items) > limit:
             remaining = len(items) - limit
             items = items[:limit]
-            next_token = _encode_continue(list_rv, _sort_key(items[-1]))
-        if _wants_table(request):
+            next_token = encode_continue(list_rv, sort_key(items[-1]))
+        if wants_table(request):
             return json_response(
                 table(t.res.plural, items, resource_version=str(list_rv),
                       include_object=q.get("includeObject", "Metadata"),
@@ -292,7 +315,7 @@ class ApiServer:
         )
         # Splice the items in without rebuilding a large dict.
         raws = [self.store.raw(t.res.plural, obj) for obj in items]
-        body = b'%s,"items":[%s]}' % (head[:-1], b",".join(raws))
+        body = b'%s,"items":[%s]}\n' % (head[:-1], b",".join(raws))
         return Response(body, media_type=JSON)
 
     def _create(self, t: _Target, body: Any, dry_run: bool) -> Response:
@@ -306,7 +329,7 @@ class ApiServer:
         content_type = request.headers.get("content-type", "")
         current = self.store.peek_or_404(t.res.plural, t.namespace, t.name or "")
         patched = patch.apply_patch(content_type, current, body, t.res.kind)
-        warnings = _field_validation(request, t.res, patched)
+        warnings = field_validation(request, t.res, patched)
         wanted_rv = ((body if isinstance(body, dict) else {}).get("metadata") or {}).get(
             "resourceVersion"
         )
@@ -315,26 +338,26 @@ class ApiServer:
         patched["metadata"] = meta
         result = self.store.update(
             t.res.plural, t.namespace, t.name or "", patched, subresource=t.sub,
-            dry_run=_dry_run(request),
+            dry_run=dry_run(request),
         )  # fmt: skip
-        return _warn(json_response(result), warnings)
+        return warn(json_response(result), warnings)
 
     def _delete(self, request: Request, t: _Target, body: Any) -> Response:
         q = request.query_params
         options = body if isinstance(body, dict) else {}
         policy = options.get("propagationPolicy") or q.get("propagationPolicy")
-        if options.get("orphanDependents") is True or _flag(q.get("orphanDependents")):
+        if options.get("orphanDependents") is True or flag(q.get("orphanDependents")):
             policy = policy or "Orphan"
         grace = options.get("gracePeriodSeconds")
         if grace is None:
-            grace = _int_param(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
+            grace = int_param(q.get("gracePeriodSeconds"), "gracePeriodSeconds")
         pre = options.get("preconditions") or {}
         name = t.name or ""
         result = self.store.delete(
             t.res.plural, t.namespace, name, propagation_policy=policy,
             grace_period_seconds=grace, uid=pre.get("uid"),
             resource_version=pre.get("resourceVersion"),
-            dry_run=_dry_run(request, options.get("dryRun")),
+            dry_run=dry_run(request, options.get("dryRun")),
         )  # fmt: skip
         if result["metadata"].get("deletionTimestamp"):
             # Still there (graceful, finalizers): the object; 202 only when the client asked
@@ -355,7 +378,7 @@ class ApiServer:
         options = body if isinstance(body, dict) else {}
         predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
         items = self.store.scan(t.res.plural, t.namespace, predicate)
-        dry_run = _dry_run(request, options.get("dryRun"))
+        dry = dry_run(request, options.get("dryRun"))
         deleted = []
         for obj in list(items):
             meta = obj["metadata"]
@@ -363,7 +386,7 @@ class ApiServer:
                 deleted.append(
                     self.store.delete(t.res.plural, meta.get("namespace"), meta["name"],
                                       propagation_policy=q.get("propagationPolicy"),
-                                      dry_run=dry_run)
+                                      dry_run=dry)
                 )  # fmt: skip
             except ApiError as error:
                 if error.code != 404:
@@ -395,11 +418,11 @@ class ApiServer:
         q = request.query_params
         predicate = matcher(t.res.plural, q.get("labelSelector"), q.get("fieldSelector"))
         rv = q.get("resourceVersion") or ""
-        send_initial = _flag(q.get("sendInitialEvents"))
-        bookmarks = _flag(q.get("allowWatchBookmarks"))
-        timeout = _int_param(q.get("timeoutSeconds"), "timeoutSeconds") or DEFAULT_WATCH_SECONDS
-        since = None if send_initial or rv in ("", "0") else _int_param(rv, "resourceVersion")
-        as_table = _wants_table(request)
+        send_initial = flag(q.get("sendInitialEvents"))
+        bookmarks = flag(q.get("allowWatchBookmarks"))
+        timeout = int_param(q.get("timeoutSeconds"), "timeoutSeconds") or DEFAULT_WATCH_SECONDS
+        since = None if send_initial or rv in ("", "0") else int_param(rv, "resourceVersion")
+        as_table = wants_table(request)
         try:
             watcher, initial = self.store.watch(
                 t.res.plural, t.namespace, since=since, predicate=predicate
@@ -475,12 +498,12 @@ class ApiServer:
             raise bad_request(f'container logs are not available for pod "{name}"')
         chunks = self.log_source.open_log(
             namespace, name, container=q.get("container"),
-            follow=_flag(q.get("follow")), timestamps=_flag(q.get("timestamps")),
+            follow=flag(q.get("follow")), timestamps=flag(q.get("timestamps")),
             since_time=q.get("sinceTime"),
-            since_seconds=_int_param(q.get("sinceSeconds"), "sinceSeconds"),
-            tail_lines=_int_param(q.get("tailLines"), "tailLines"),
-            limit_bytes=_int_param(q.get("limitBytes"), "limitBytes"),
-            previous=_flag(q.get("previous")),
+            since_seconds=int_param(q.get("sinceSeconds"), "sinceSeconds"),
+            tail_lines=int_param(q.get("tailLines"), "tailLines"),
+            limit_bytes=int_param(q.get("limitBytes"), "limitBytes"),
+            previous=flag(q.get("previous")),
         )  # fmt: skip
         # Errors come before the first byte: wait briefly for it so they become a Status.
         first: asyncio.Future[bytes] = asyncio.ensure_future(anext(chunks))
@@ -538,7 +561,7 @@ class ApiServer:
 
     async def openapi_v2(self, request: Request) -> Response:
         """`/openapi/v2`: not served (clients use v3, which kubectl prefers)."""
-        return error_response(_path_not_found())
+        return error_response(path_not_found())
 
     async def openapi_v3(self, request: Request) -> Response:
         """`/openapi/v3` and `/openapi/v3/<group-version>`."""
@@ -547,7 +570,7 @@ class ApiServer:
             return json_response(openapi.index())
         doc = openapi.document(path)
         if doc is None:
-            return error_response(_path_not_found())
+            return error_response(path_not_found())
         return json_response(doc)
 
     async def admin_stats(self, request: Request) -> Response:
@@ -558,7 +581,7 @@ class ApiServer:
         """`GET/POST/DELETE /_sim/faults`: inspect, add or clear injected faults."""
         try:
             if request.method == "POST":
-                return json_response(self.faults.apply(await _body(request)))
+                return json_response(self.faults.apply(await read_body(request)))
             if request.method == "DELETE":
                 self.faults.clear()
             return json_response(self.faults.describe())
@@ -610,108 +633,10 @@ def build_app(
         Route("/api/{path:path}", api.kube, methods=methods),
         Route("/apis", api.kube, methods=methods),
         Route("/apis/{path:path}", api.kube, methods=methods),
+        WebSocketRoute("/api/{path:path}", api.kube_websocket),
+        WebSocketRoute("/apis/{path:path}", api.kube_websocket),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(FaultMiddleware, server=api)
     app.state.api = api
     return app
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _path_not_found() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def _wants_table(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "as=Table" in accept
-
-
-async def _body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        if optional:
-            return None
-        raise bad_request("request body must not be empty")
-    content_type = request.headers.get("content-type", JSON)
-    if "yaml" in content_type and "apply-patch" not in content_type:
-        import yaml
-
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error decoding YAML: {exc}") from None
-    if "protobuf" in content_type or "apply-patch" in content_type:
-        raise unsupported_media_type(content_type)
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"error decoding JSON: {exc}") from None
-
-
-def _field_validation(request: Request, res: Resource, body: Any) -> list[str]:
-    """Unknown fields: 400 under fieldValidation=Strict, warnings under Warn (the default)."""
-    mode = request.query_params.get("fieldValidation", "Warn")
-    if mode == "Ignore" or not isinstance(body, dict):
-        return []
-    unknown = admission.unknown_fields(res, body)
-    if unknown and mode == "Strict":
-        details = ", ".join(f'unknown field "{name}"' for name in unknown)
-        raise bad_request(f"strict decoding error: {details}")
-    return [f'unknown field "{name}"' for name in unknown]
-
-
-def _warn(response: Response, warnings: list[str]) -> Response:
-    """Attach `Warning: 299 - "..."` headers, which kubectl prints."""
-    for text in warnings:
-        escaped = text.replace('"', '\\"')
-        response.headers.append("Warning", f'299 - "{escaped}"')
-    return response
-
-
-def _dry_run(request: Request, in_body: Any = None) -> bool:
-    """`dryRun=All` (query, or DeleteOptions in the body): admit and answer, store nothing."""
-    values = request.query_params.getlist("dryRun")
-    if isinstance(in_body, list):
-        values += [str(v) for v in in_body]
-    for value in values:
-        if value != "All":
-            raise bad_request(f'Invalid dry run value: "{value}": valid values are [All]')
-    return bool(values)
-
-
-def _flag(value: str | None) -> bool:
-    """A boolean query parameter as Go's strconv.ParseBool reads it (clients send 1/true/True)."""
-    return value in ("1", "t", "T", "true", "TRUE", "True")
-
-
-def _int_param(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise bad_request(f"invalid value for {name}: {value!r}") from None
-
-
-def _sort_key(obj: dict[str, Any]) -> str:
-    meta = obj["metadata"]
-    return f"{meta.get('namespace', '')}/{meta['name']}"
-
-
-def _encode_continue(rv: int, after: str) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": after}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError):
-        raise bad_request(
-            "continue key is not valid: incorrect encoded start resourceVersion "
-            "(version meta.k8s.io/v1)"
-        ) from None
