@@ -6,6 +6,8 @@ Pure functions over plain dicts; the store calls them and keeps the I/O (ids, ve
 from __future__ import annotations
 
 import base64
+import hashlib
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -36,6 +38,7 @@ PriorityClasses = Callable[[], Iterable[dict[str, Any]]]
 _COMMON_FIELDS = {"apiVersion", "kind", "metadata"}
 _TOP_FIELDS: dict[str, set[str]] = {
     "secrets": {"data", "stringData", "type", "immutable"},
+    "configmaps": {"data", "binaryData", "immutable"},
     "events": {"involvedObject", "reason", "message", "source", "firstTimestamp",
                "lastTimestamp", "count", "type", "eventTime", "series", "action", "related",
                "reportingComponent", "reportingInstance"},
@@ -103,6 +106,9 @@ def admit_update(res: Resource, old: dict[str, Any], new: dict[str, Any]) -> Non
     default = _UPDATE_DEFAULTS.get(res.plural)
     if default is not None:
         default(new)
+    keep = _KEEP_ON_UPDATE.get(res.plural)
+    if keep is not None:
+        keep(old, new)
     _raise_invalid(res, new, validation.validate_update(res.plural, old, new))
 
 
@@ -248,6 +254,65 @@ def _create_priority_class(obj: dict[str, Any], _: PriorityClasses) -> None:
     obj.setdefault("globalDefault", False)
 
 
+_SERVICE_RANGE = ipaddress.IPv4Network("10.96.0.0/12")
+_NODE_PORTS = range(30000, 32768)
+
+
+def _allocate(uid: str, salt: str, size: int) -> int:
+    """A stable pick in ``range(size)`` for one object: the uid decides, as a random allocator
+    would, without shared state."""
+    return int(hashlib.sha256(f"{uid}/{salt}".encode()).hexdigest(), 16) % size
+
+
+def _default_service(obj: dict[str, Any]) -> None:
+    """kube-apiserver's Service defaults (type, affinity, IP families, port protocol and target)."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] == "ExternalName":
+        return
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+
+
+def _create_service(obj: dict[str, Any], _: PriorityClasses) -> None:
+    """Defaults, then the allocations the registry makes: a cluster IP (none for headless or
+    ExternalName services), node ports for NodePort/LoadBalancer; the status starts empty."""
+    _default_service(obj)
+    spec, uid = obj["spec"], obj["metadata"].get("uid", "")
+    if spec["type"] != "ExternalName":
+        if not spec.get("clusterIP"):
+            # Skip the network address and .1 (the `kubernetes` Service's).
+            offset = 2 + _allocate(uid, "ip", _SERVICE_RANGE.num_addresses - 3)
+            spec["clusterIP"] = str(_SERVICE_RANGE[offset])
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        for i, port in enumerate(spec.get("ports") or []):
+            port.setdefault("nodePort", _NODE_PORTS[_allocate(uid, f"port{i}", len(_NODE_PORTS))])
+    obj["status"] = {"loadBalancer": {}}
+
+
+def _keep_service_allocations(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A replacement that leaves out what the server allocated keeps it (patchAllocatedValues)."""
+    old_spec, spec = old.get("spec") or {}, new.setdefault("spec", {})
+    for key in ("clusterIP", "clusterIPs"):
+        if key in old_spec and not spec.get(key):
+            spec[key] = old_spec[key]
+    old_ports = {p.get("port"): p for p in old_spec.get("ports") or []}
+    for port in spec.get("ports") or []:
+        previous = old_ports.get(port.get("port")) or {}
+        if "nodePort" in previous and not port.get("nodePort"):
+            port["nodePort"] = previous["nodePort"]
+
+
 def _create_node(obj: dict[str, Any], _: PriorityClasses) -> None:
     obj.setdefault("spec", {})
     obj.setdefault("status", {})
@@ -257,6 +322,10 @@ _UPDATE_DEFAULTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "pods": lambda obj: _default_pod_spec(obj.setdefault("spec", {})),
     "jobs": lambda obj: _default_job(obj, lambda: ()),
     "secrets": _fold_string_data,
+    "services": _default_service,
+}
+_KEEP_ON_UPDATE: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "services": _keep_service_allocations,
 }
 
 _CREATE: dict[str, Callable[[dict[str, Any], PriorityClasses], None]] = {
@@ -267,4 +336,5 @@ _CREATE: dict[str, Callable[[dict[str, Any], PriorityClasses], None]] = {
     "persistentvolumeclaims": _create_pvc,
     "priorityclasses": _create_priority_class,
     "nodes": _create_node,
+    "services": _create_service,
 }

@@ -11,18 +11,23 @@ from app.sim.kubelet import Kubelet
 from app.sim.nodes import SimConfig, node_object
 from app.sim.scheduler import Scheduler
 from app.sim.store import now_rfc3339
+from app.sim.timing import Timing
 
 
 class Controllers:
-    """Scheduler, Job controller and kubelet over one store; ``kubelet`` is the LogSource."""
+    """Scheduler, Job controller and kubelet over one store; ``kubelet`` is the LogSource.
+
+    ``timing`` (the time factor of their back-offs) is shared: changing its ``factor`` takes
+    effect at the next back-off."""
 
     def __init__(self, store: Any, config: SimConfig, workdir: Path) -> None:
         self.store = store
         self.config = config
         self.workdir = Path(workdir)
+        self.timing = Timing(config.time_factor)
         self.scheduler = Scheduler(store, config)
-        self.jobs = JobController(store)
-        self.kubelet = Kubelet(store, config, self.workdir)
+        self.jobs = JobController(store, self.timing)
+        self.kubelet = Kubelet(store, config, self.workdir, self.timing)
         self.started = False
 
     async def start(self) -> None:

@@ -6,9 +6,9 @@ Simulated like kube-controller-manager 1.31 for NonIndexed jobs:
   ``<job>-<5 chars>`` from ``spec.template``, with the job's labels, an ownerReference
   (controller, blockOwnerDeletion) and a ``SuccessfulCreate`` event; extra active pods are
   deleted (``SuccessfulDelete``).
-- Counts each terminated pod once: status.succeeded / status.failed are cumulative (the real
-  controller tracks this with a pod finalizer and ``uncountedTerminatedPods``; here the
-  controller remembers the pods it counted, and ``uncountedTerminatedPods`` stays empty).
+- Counts each terminated pod once: status.succeeded / status.failed are cumulative. Pods carry
+  the ``batch.kubernetes.io/job-tracking`` finalizer until counted (see jobpolicy); the
+  controller remembers the pods it counted, and ``uncountedTerminatedPods`` stays empty.
   A pod deleted before it reached a terminal phase counts as failed, except pods the controller
   itself deleted (suspension, surplus, job failure).
 - ``podFailurePolicy`` rules (``onExitCodes`` with In/NotIn, ``onPodConditions``) with actions
@@ -18,8 +18,10 @@ Simulated like kube-controller-manager 1.31 for NonIndexed jobs:
 - ``backoffLimit`` (failed pods, plus container restarts for ``restartPolicy: OnFailure``) →
   FailureTarget + Failed reason BackoffLimitExceeded; ``activeDeadlineSeconds`` (from startTime) →
   reason DeadlineExceeded. Active pods are deleted and Failed is added once none is left
-  running, as 1.31 does. The exponential back-off before recreating failed pods is not
-  simulated (replacements are immediate).
+  running, as 1.31 does.
+- Back-off: after ``n`` consecutive counted failures (a success resets it) a replacement waits
+  10 s doubling to 6 min from the last failure, times the time factor (app.sim.timing). Failures
+  the podFailurePolicy ignores are replaced at once.
 - Success: ``completions`` succeeded pods → SuccessCriteriaMet, then Complete and
   ``completionTime`` once no pod is left running.
 - ``suspend``: active pods are deleted, condition Suspended=True (JobSuspended); resuming sets
@@ -34,84 +36,35 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.sim.conditions import condition_is_true, get_condition
 from app.sim.errors import ApiError
+from app.sim.jobpolicy import (
+    TERMINAL,
+    TRACKING_FINALIZER,
+    controller_of,
+    is_finished,
+    is_tracked,
+    match_pod_failure_policy,
+    parse_time,
+    set_job_condition,
+    untrack,
+)
 from app.sim.store import now_rfc3339
+from app.sim.timing import Timing
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "job-controller"
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
-TERMINAL = ("Succeeded", "Failed")
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC3339 timestamp as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _job_key(namespace: str, name: str) -> tuple[str, str]:
     return (namespace, name)
-
-
-def controller_of(pod: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The pod's controlling Job ownerReference, if any."""
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") == "Job":
-            return dict(ref)
-    return None
-
-
-# --- pod failure policy (pure) ----------------------------------------------------------------
-
-
-def _terminated_containers(pod: Mapping[str, Any]) -> list[tuple[str, int]]:
-    status = pod.get("status") or {}
-    found = []
-    for key in ("initContainerStatuses", "containerStatuses"):
-        for cs in status.get(key) or []:
-            terminated = (cs.get("state") or {}).get("terminated")
-            if terminated is not None:
-                found.append((cs["name"], int(terminated.get("exitCode", 0))))
-    return found
-
-
-def match_pod_failure_policy(
-    policy: Mapping[str, Any] | None, pod: Mapping[str, Any]
-) -> tuple[str, str] | None:
-    """The action (Ignore/FailJob/Count/FailIndex) of the first matching rule, and its text."""
-    if not policy:
-        return None
-    pod_name = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
-    for index, rule in enumerate(policy.get("rules") or []):
-        action = rule.get("action", "")
-        on_codes = rule.get("onExitCodes")
-        if on_codes:
-            values = set(on_codes.get("values") or [])
-            wanted = on_codes.get("containerName")
-            for name, code in _terminated_containers(pod):
-                if wanted and name != wanted:
-                    continue
-                inside = code in values
-                hit = inside if on_codes.get("operator") == "In" else (not inside and code != 0)
-                if hit:
-                    return action, (
-                        f"Container {name} for pod {pod_name} failed with exit code {code} "
-                        f"matching {action} rule at index {index}"
-                    )
-        for pattern in rule.get("onPodConditions") or []:
-            condition = get_condition(dict(pod), pattern.get("type", ""))
-            if condition and condition.get("status") == pattern.get("status", "True"):
-                return action, (
-                    f"Pod {pod_name} has condition {pattern['type']} matching {action} rule "
-                    f"at index {index}"
-                )
-    return None
 
 
 # --- the controller ---------------------------------------------------------------------------
@@ -124,13 +77,17 @@ class _Tracking:
     counted: set[str] = field(default_factory=set)
     deleted_by_us: set[str] = field(default_factory=set)
     last_seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Back-off: failures counted since the last success, and when the last one was (loop time).
+    failures: int = 0
+    last_failure: float = 0.0
 
 
 class JobController:
     """Reconciles batch/v1 Jobs against their pods."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, timing: Timing | None = None) -> None:
         self.store = store
+        self.timing = timing or Timing()
         self._dirty: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._tracking: dict[str, _Tracking] = {}
@@ -143,6 +100,8 @@ class JobController:
         jobs, _ = self.store.list("jobs")
         for job in jobs:
             self._enqueue(job["metadata"]["namespace"], job["metadata"]["name"])
+        for pod in self.store.scan("pods", None, is_tracked):
+            self._release_if_orphan(pod)
         self._tasks = [
             asyncio.create_task(self._listen(), name="sim-jobs-listen"),
             asyncio.create_task(self._work(), name="sim-jobs"),
@@ -166,12 +125,21 @@ class JobController:
         self._wake.set()
 
     def _enqueue_at(self, namespace: str, name: str, when: datetime) -> None:
-        key = _job_key(namespace, name)
         delay = max(0.0, (when - datetime.now(when.tzinfo)).total_seconds()) + 0.05
-        old = self._timers.pop(key, None)
+        self._enqueue_in(namespace, name, delay)
+
+    def _enqueue_in(self, namespace: str, name: str, delay: float) -> None:
+        """Sync the job again in ``delay`` seconds; an earlier pending wake-up is kept (each sync
+        asks again for what it still waits on)."""
+        key = _job_key(namespace, name)
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        old = self._timers.get(key)
+        if old is not None and not old.cancelled() and loop.time() < old.when() <= when:
+            return
         if old is not None:
             old.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._enqueue, *key)
+        self._timers[key] = loop.call_at(when, self._enqueue, *key)
 
     async def _listen(self) -> None:
         async for event in self._subscription:
@@ -182,11 +150,14 @@ class JobController:
                     timer = self._timers.pop(_job_key(meta["namespace"], meta["name"]), None)
                     if timer is not None:
                         timer.cancel()
+                    self._release_all(meta["namespace"], meta.get("uid", ""))
                 else:
                     self._enqueue(meta["namespace"], meta["name"])
             elif event.resource == "pods":
                 ref = controller_of(event.object)
                 if ref is None:
+                    continue
+                if event.type != "DELETED" and self._release_if_orphan(event.object):
                     continue
                 tracking = self._tracking.setdefault(ref["uid"], _Tracking())
                 pod = event.object
@@ -219,6 +190,8 @@ class JobController:
                 return
             raise
         if job["metadata"].get("deletionTimestamp"):
+            # The garbage collector is deleting its pods: let them go.
+            self._release_all(namespace, job["metadata"]["uid"])
             return
         uid = job["metadata"]["uid"]
         tracking = self._tracking.setdefault(uid, _Tracking())
@@ -229,6 +202,9 @@ class JobController:
         finished = condition_is_true(job, "Complete") or condition_is_true(job, "Failed")
         if finished:
             self._delete_pods(job, [p for p in pods if self._is_active(p)], tracking)
+            self._release(
+                p for p in pods if is_finished(p) or p["metadata"].get("deletionTimestamp")
+            )
             self._schedule_ttl(job)
             return
 
@@ -241,12 +217,12 @@ class JobController:
             if pod_uid in tracking.counted:
                 continue
             phase = (pod.get("status") or {}).get("phase")
-            deleted = pod.get("_deleted", False)
-            if phase not in TERMINAL and not deleted:
+            if not is_finished(pod):
                 continue
             tracking.counted.add(pod_uid)
             if phase == "Succeeded":
                 succeeded += 1
+                tracking.failures = 0
                 continue
             if pod_uid in tracking.deleted_by_us:
                 continue
@@ -255,9 +231,12 @@ class JobController:
             if action == "Ignore":
                 continue
             failed += 1
+            tracking.failures += 1
+            tracking.last_failure = asyncio.get_running_loop().time()
             if action == "FailJob" and match and fail_reason is None:
                 fail_reason = ("PodFailurePolicy", match[1])
 
+        self._release(p for p in pods if p["metadata"]["uid"] in tracking.counted)
         live = [p for p in pods if not p.get("_deleted")]
         active = [p for p in live if self._is_active(p)]
         terminating = [
@@ -334,7 +313,10 @@ class JobController:
             replace_when = spec.get("podReplacementPolicy")
             if policy or replace_when == "Failed":
                 want -= len(terminating)
-            if len(active) < want:
+            wait = self._backoff(tracking)
+            if len(active) < want and wait > 0:
+                self._enqueue_in(namespace, name, wait)
+            elif len(active) < want:
                 for _ in range(want - len(active)):
                     created = self._create_pod(job)
                     if created is not None:
@@ -360,19 +342,19 @@ class JobController:
             if start_time:
                 st["startTime"] = start_time
             if fail_reason is not None:
-                _set_job_condition(obj, "FailureTarget", fail_reason[0], fail_reason[1], now)
+                set_job_condition(obj, "FailureTarget", fail_reason[0], fail_reason[1], now)
                 if not terminating:
-                    _set_job_condition(obj, "Failed", fail_reason[0], fail_reason[1], now)
+                    set_job_condition(obj, "Failed", fail_reason[0], fail_reason[1], now)
             elif success:
                 message = "Reached expected number of succeeded pods"
-                _set_job_condition(obj, "SuccessCriteriaMet", "CompletionsReached", message, now)
+                set_job_condition(obj, "SuccessCriteriaMet", "CompletionsReached", message, now)
                 if not terminating:
-                    _set_job_condition(obj, "Complete", "CompletionsReached", message, now)
+                    set_job_condition(obj, "Complete", "CompletionsReached", message, now)
                     st["completionTime"] = now
             elif suspended:
-                _set_job_condition(obj, "Suspended", "JobSuspended", "Job suspended", now)
+                set_job_condition(obj, "Suspended", "JobSuspended", "Job suspended", now)
             elif was_suspended:
-                _set_job_condition(obj, "Suspended", "JobResumed", "Job resumed", now, "False")
+                set_job_condition(obj, "Suspended", "JobResumed", "Job resumed", now, "False")
 
         try:
             updated = self.store.mutate("jobs", namespace, name, write)
@@ -408,6 +390,43 @@ class JobController:
             tracking.last_seen.pop(pod_uid, None)
         return list(pods.values())
 
+    def _backoff(self, tracking: _Tracking) -> float:
+        """Seconds before a replacement may be created (0: now)."""
+        if not tracking.failures:
+            return 0.0
+        elapsed = asyncio.get_running_loop().time() - tracking.last_failure
+        return max(0.0, self.timing.job_backoff(tracking.failures) - elapsed)
+
+    def _release(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        """Remove the tracking finalizer from these pods (those that still have it)."""
+        for pod in pods:
+            if pod.get("_deleted") or not is_tracked(pod):
+                continue
+            meta = pod["metadata"]
+            with contextlib.suppress(ApiError):  # gone meanwhile
+                self.store.mutate("pods", meta["namespace"], meta["name"], untrack)
+
+    def _release_all(self, namespace: str, job_uid: str) -> None:
+        """Let every pod of a deleted (or deleting) Job go."""
+        if not job_uid:
+            return
+        self._release(
+            p
+            for p in self.store.scan("pods", namespace, is_tracked)
+            if (controller_of(p) or {}).get("uid") == job_uid
+        )
+
+    def _release_if_orphan(self, pod: Mapping[str, Any]) -> bool:
+        """Release a tracked pod whose Job is gone; True if it was one."""
+        ref = controller_of(pod)
+        if ref is None or not is_tracked(pod):
+            return False
+        job = self.store.peek("jobs", pod["metadata"]["namespace"], ref["name"])
+        if job is not None and job["metadata"]["uid"] == ref["uid"]:
+            return False
+        self._release([pod])
+        return True
+
     @staticmethod
     def _is_active(pod: Mapping[str, Any]) -> bool:
         return (
@@ -433,6 +452,7 @@ class JobController:
                 "namespace": meta["namespace"],
                 "labels": labels,
                 "annotations": dict(pod_meta.get("annotations") or {}),
+                "finalizers": [TRACKING_FINALIZER],
                 "ownerReferences": [
                     {
                         "apiVersion": "batch/v1",
@@ -493,31 +513,3 @@ class JobController:
                 )
         else:
             self._enqueue_at(meta["namespace"], meta["name"], expires)
-
-
-def _set_job_condition(
-    job: dict[str, Any], type_: str, reason: str, message: str, now: str, status: str = "True"
-) -> None:
-    """Jobs carry lastProbeTime too; both times move when the condition changes."""
-    conditions = job.setdefault("status", {}).setdefault("conditions", [])
-    for condition in conditions:
-        if condition.get("type") == type_:
-            if condition.get("status") != status or condition.get("reason") != reason:
-                condition.update(
-                    status=status,
-                    reason=reason,
-                    message=message,
-                    lastProbeTime=now,
-                    lastTransitionTime=now,
-                )
-            return
-    conditions.append(
-        {
-            "type": type_,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastProbeTime": now,
-            "lastTransitionTime": now,
-        }
-    )

@@ -75,6 +75,8 @@ class SimConfig:
     mig_resource_prefix: str = DEFAULT_MIG_PREFIX
     # image name without tag -> the argv its ENTRYPOINT would give (used when only args are set)
     image_entrypoints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Multiplies the cluster's own back-off delays (see app.sim.timing); 1.0 is real time.
+    time_factor: float = 1.0
 
     def mig_resource(self, profile: str) -> str:
         """The extended-resource name pods request for ``profile``."""
@@ -105,6 +107,7 @@ def load_config(path: str | Path | None = None) -> SimConfig:
     Format::
 
         migResourcePrefix: nvidia.com/mig-     # optional
+        timeFactor: 1.0                        # optional: scales back-offs (app.sim.timing)
         imageEntrypoints:                      # optional: argv prefix for containers with args only
           ghcr.io/walkai/jobs: [walkai-jobs]
         nodes:
@@ -163,6 +166,7 @@ def config_from_dict(data: Mapping[str, Any]) -> SimConfig:
             str(image): tuple(str(part) for part in argv)
             for image, argv in (data.get("imageEntrypoints") or {}).items()
         },
+        time_factor=float(data.get("timeFactor", 1.0)),
     )
 
 

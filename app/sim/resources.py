@@ -49,6 +49,7 @@ RESOURCES: dict[str, Resource] = {
                  subresources=("status", "log"), return_deleted_object=True,
                  has_generation=True),
         Resource("secrets", "secret", "Secret", "", "v1", True),
+        Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
         Resource("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim",
                  "", "v1", True, ("pvc",), subresources=("status",)),
         Resource("events", "event", "Event", "", "v1", True, ("ev",), create_on_update=True),

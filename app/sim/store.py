@@ -22,9 +22,10 @@ try:
 except ImportError:  # optional speed-up; the standard library does the same, slower
     orjson = None  # type: ignore[assignment]
 
-from app.sim import admission
+from app.sim import admission, bootstrap
 from app.sim.errors import ApiError, already_exists, bad_request, conflict, forbidden, gone
 from app.sim.errors import not_found as _not_found
+from app.sim.events import EventRecorder
 from app.sim.resources import RESOURCES, Resource
 
 Key = tuple[str, str]  # (namespace or "", name)
@@ -215,8 +216,11 @@ class Store:
         self._floor: dict[str, int] = dict.fromkeys(RESOURCES, 0)
         self._subscriptions: set[Subscription] = set()
         self._watchers: dict[str, set[Watcher]] = {r: set() for r in RESOURCES}
+        self.events = EventRecorder(self)
         for name in DEFAULT_NAMESPACES:
             self.create("namespaces", None, {"metadata": {"name": name}})
+        for priority_class in bootstrap.priority_classes():
+            self.create("priorityclasses", None, priority_class)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -302,6 +306,8 @@ class Store:
         if dry_run:
             return clone(stored)
         self._commit("ADDED", res, key, stored, None)
+        if resource == "namespaces":
+            self.create("serviceaccounts", meta["name"], bootstrap.service_account(meta["name"]))
         return load_json(self._raw[resource][key])
 
     def update(
@@ -476,36 +482,14 @@ class Store:
         *,
         type_: str = "Normal",
         component: str = "default-scheduler",
+        host: str = "",
+        field_path: str = "",
     ) -> None:
-        """Create a core/v1 Event about `involved`, as controllers do."""
-        meta = involved.get("metadata") or {}
-        namespace = meta.get("namespace") or "default"
-        if ("", namespace) not in self._objects["namespaces"]:
-            return  # the namespace went away with its object
-        stamp = now_rfc3339()
-        suffix = f"{uuid.uuid4().int & (1 << 64) - 1:x}"
-        event = {
-            "metadata": {"name": f"{meta.get('name', 'unknown')}.{suffix}", "namespace": namespace},
-            "involvedObject": {
-                "kind": involved.get("kind"),
-                "namespace": meta.get("namespace"),
-                "name": meta.get("name"),
-                "uid": meta.get("uid"),
-                "apiVersion": involved.get("apiVersion"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message,
-            "source": {"component": component},
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-            "type": type_,
-            "eventTime": None,
-            "reportingComponent": component,
-            "reportingInstance": "",
-        }
-        self.create("events", namespace, event)
+        """Create a core/v1 Event about `involved`, as controllers do (repeats bump `count`)."""
+        self.events.record(
+            involved, reason, message, type_=type_, component=component, host=host,
+            field_path=field_path,
+        )  # fmt: skip
 
     # -- watch -------------------------------------------------------------------------------
 
@@ -704,6 +688,12 @@ class Store:
             ns_obj = self._objects["namespaces"].get(("", ns))
             if ns_obj is not None and ns_obj["metadata"].get("deletionTimestamp"):
                 self._maybe_finish_namespace(("", ns), ns_obj)
+            elif (
+                ns_obj is not None
+                and res.plural == "serviceaccounts"
+                and meta["name"] == bootstrap.DEFAULT_SERVICE_ACCOUNT
+            ):
+                self.create("serviceaccounts", ns, bootstrap.service_account(ns))
 
     def _find_uid(self, uid: str | None) -> tuple[Resource, Key, dict[str, Any]] | None:
         if not uid:

@@ -164,6 +164,20 @@ def _event_row(event: dict[str, Any]) -> Row:
     ]
 
 
+def _service_row(service: dict[str, Any]) -> Row:
+    spec = service.get("spec") or {}
+    ports = ",".join(
+        f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+        f"/{p.get('protocol', 'TCP')}"
+        for p in spec.get("ports") or []
+    )
+    pending = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+    external = ",".join(spec.get("externalIPs") or []) or spec.get("externalName") or pending
+    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+    return [service["metadata"]["name"], spec.get("type", ""), spec.get("clusterIP") or "<none>",
+            external, ports or "<none>", _age(service), selector or "<none>"]  # fmt: skip
+
+
 _Spec = tuple[list[Column], Callable[[dict[str, Any]], Row]]
 
 _TABLES: dict[str, _Spec] = {
@@ -191,6 +205,21 @@ _TABLES: dict[str, _Spec] = {
     "secrets": (
         [("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
         lambda o: [o["metadata"]["name"], o.get("type", ""), len(o.get("data") or {}), _age(o)],
+    ),
+    "configmaps": (
+        [("Name", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
+        lambda o: [o["metadata"]["name"],
+                   len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o)],
+    ),
+    "services": (
+        [("Name", "string", 0), ("Type", "string", 0), ("Cluster-IP", "string", 0),
+         ("External-IP", "string", 0), ("Port(s)", "string", 0), ("Age", "string", 0),
+         ("Selector", "string", 1)],
+        _service_row,
+    ),
+    "serviceaccounts": (
+        [("Name", "string", 0), ("Secrets", "string", 0), ("Age", "string", 0)],
+        lambda o: [o["metadata"]["name"], len(o.get("secrets") or []), _age(o)],
     ),
     "events": (
         [("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),

@@ -242,6 +242,30 @@ def _validate_service(obj: dict[str, Any]) -> Causes:
     return causes
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+    "'[-._a-zA-Z0-9]+')"
+)
+
+
+def _config_keys(obj: dict[str, Any], fields: tuple[str, ...]) -> Causes:
+    """Keys of Secret/ConfigMap data: file names a volume can hold, each in one field only."""
+    causes = []
+    seen: set[str] = set()
+    for name in fields:
+        for key in obj.get(name) or {}:
+            if not _CONFIG_KEY.match(key) or key in (".", ".."):
+                causes.append(field_cause(f"{name}[{key}]", "FieldValueInvalid", _CONFIG_KEY_MSG,
+                                          key))  # fmt: skip
+            elif key in seen:
+                detail = "duplicate of key present in data"
+                causes.append(field_cause(f"{name}[{key}]", "FieldValueInvalid", detail, key))
+            seen.add(key)
+    return causes
+
+
 def _validate_priority_class(obj: dict[str, Any]) -> Causes:
     if obj.get("value") is None:
         return [field_cause("value", "FieldValueRequired", "")]
@@ -253,6 +277,8 @@ _KIND_RULES = {
     "jobs": _validate_job,
     "services": _validate_service,
     "priorityclasses": _validate_priority_class,
+    "configmaps": lambda obj: _config_keys(obj, ("data", "binaryData")),
+    "secrets": lambda obj: _config_keys(obj, ("data",)),
 }
 
 
@@ -329,17 +355,42 @@ def _pod_update(old: dict[str, Any], new: dict[str, Any]) -> Causes:
     return [field_cause("spec", "FieldValueForbidden", detail)]
 
 
-def _secret_update(old: dict[str, Any], new: dict[str, Any]) -> Causes:
+def _frozen_data(old: dict[str, Any], new: dict[str, Any], fields: tuple[str, ...]) -> Causes:
+    """An `immutable` Secret or ConfigMap keeps its data (and stays immutable)."""
     if not old.get("immutable"):
-        return _immutable("type", old.get("type"), new.get("type"))
-    causes = _immutable("type", old.get("type"), new.get("type"))
-    if old.get("data") != new.get("data"):
+        return []
+    causes = []
+    if not new.get("immutable"):
         detail = "field is immutable when `immutable` is set"
-        causes.append(field_cause("data", "FieldValueForbidden", detail))
+        causes.append(field_cause("immutable", "FieldValueForbidden", detail))
+    for name in fields:
+        if old.get(name) != new.get(name):
+            detail = "field is immutable when `immutable` is set"
+            causes.append(field_cause(name, "FieldValueForbidden", detail))
     return causes
 
 
-_UPDATE_RULES = {"jobs": _job_update, "pods": _pod_update, "secrets": _secret_update}
+def _secret_update(old: dict[str, Any], new: dict[str, Any]) -> Causes:
+    causes = _immutable("type", old.get("type"), new.get("type"))
+    return causes + _frozen_data(old, new, ("data",))
+
+
+def _service_update(old: dict[str, Any], new: dict[str, Any]) -> Causes:
+    before = (old.get("spec") or {}).get("clusterIP")
+    after = (new.get("spec") or {}).get("clusterIP")
+    if before and after != before:
+        detail = "may not change once set"
+        return [field_cause("spec.clusterIPs[0]", "FieldValueInvalid", detail, after)]
+    return []
+
+
+_UPDATE_RULES = {
+    "jobs": _job_update,
+    "pods": _pod_update,
+    "secrets": _secret_update,
+    "configmaps": lambda old, new: _frozen_data(old, new, ("data", "binaryData")),
+    "services": _service_update,
+}
 
 
 def validate_update(plural: str, old: dict[str, Any], new: dict[str, Any]) -> Causes:
