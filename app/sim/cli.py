@@ -30,7 +30,26 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_SHUTDOWN_GRACE,
         help="seconds each pod may take to stop when the command stops (caps its grace period)",
     )
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        type=_deny_rule,
+        metavar="VERB:RESOURCE",
+        help="refuse this verb on this resource, as RBAC would (kubectl auth can-i answers no), "
+        "e.g. delete:jobs, get:pods/log, '*:secrets'; repeatable",
+    )
     parser.set_defaults(handler=run)
+
+
+def _deny_rule(text: str) -> str:
+    from app.sim.access import Rule
+
+    try:
+        Rule.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +64,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
     stopping = asyncio.Event()
     with stop_signals(lambda _sig: stopping.set()):
-        cluster = SimCluster(port=args.port, config_path=args.config, workdir=args.workdir)
+        cluster = SimCluster(
+            port=args.port, config_path=args.config, workdir=args.workdir, denied=args.deny
+        )
         await cluster.start()
         try:
             cluster.write_kubeconfig(args.kubeconfig)

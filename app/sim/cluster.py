@@ -6,12 +6,14 @@ import asyncio
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 import yaml
 
+from app.sim.access import Access
 from app.sim.faults import Faults
 from app.sim.server import ApiServer, LogSource, ServerStats, build_app
 from app.sim.signals import SignalFreeServer
@@ -56,6 +58,7 @@ class SimCluster:
         controllers: bool = True,
         bookmark_interval: float = 60.0,
         store: Store | None = None,
+        denied: Iterable[str] = (),
     ) -> None:
         self.port = port
         self.store = store or Store()
@@ -68,7 +71,7 @@ class SimCluster:
         log_source = self.controllers.kubelet if self.controllers is not None else None
         self.app = build_app(
             self.store, log_source=log_source, faults=self.faults,
-            bookmark_interval=bookmark_interval,
+            bookmark_interval=bookmark_interval, access=Access(denied),
         )  # fmt: skip
         self.api: ApiServer = self.app.state.api
         self._server: uvicorn.Server | None = None
@@ -84,6 +87,11 @@ class SimCluster:
     def stats(self) -> ServerStats:
         """Request, watch and log-stream counters."""
         return self.api.stats
+
+    @property
+    def access(self) -> Access:
+        """The authorizer: every request allowed but the `denied` verb/resource pairs."""
+        return self.api.access
 
     async def start(self) -> None:
         """Start the controllers (once) and the HTTP server; returns when it accepts requests."""

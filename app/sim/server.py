@@ -19,7 +19,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from app.sim import openapi, patch, resources, streams
+from app.sim import access, discovery, openapi, patch, protobuf, resources, streams
+from app.sim.access import Access
 from app.sim.errors import ApiError, bad_request, gone, method_not_allowed
 from app.sim.faults import Faults
 from app.sim.params import (
@@ -30,6 +31,7 @@ from app.sim.params import (
     field_validation,
     flag,
     int_param,
+    media_type,
     path_not_found,
     read_body,
     sort_key,
@@ -146,8 +148,10 @@ class ApiServer:
         faults: Faults,
         *,
         bookmark_interval: float = 60.0,
+        access: Access | None = None,
     ) -> None:
         self.store = store
+        self.access = access or Access()
         self.log_source = log_source
         self.faults = faults
         self.bookmark_interval = bookmark_interval
@@ -176,11 +180,9 @@ class ApiServer:
         """A WebSocket upgrade under `/api` or `/apis`: refused with a Status (see streams)."""
         parts = [p for p in websocket.url.path.split("/") if p]
         try:
-            prefix = 2 if parts[0] == "api" else 3
-            if len(parts) <= prefix:
-                raise streams.no_websocket(websocket.url.path)
-            group = "" if parts[0] == "api" else parts[1]
-            self._target(group, parts[prefix - 1], parts[prefix:])
+            group, version, rest = discovery.split(parts) if len(parts) > 1 else ("", "", [])
+            if rest and group not in access.REVIEWS:
+                self._target(group, version, rest)
             error = streams.no_websocket(websocket.url.path)
         except ApiError as refused:
             error = refused
@@ -188,33 +190,29 @@ class ApiServer:
 
     async def _dispatch(self, request: Request) -> Response:
         parts = [p for p in request.url.path.split("/") if p]
-        if parts[0] == "api":
-            if len(parts) == 1:
-                return json_response(
-                    {
-                        "kind": "APIVersions",
-                        "versions": ["v1"],
-                        "serverAddressByClientCIDRs": [
-                            {"clientCIDR": "0.0.0.0/0", "serverAddress": request.url.netloc}
-                        ],
-                    }
-                )
-            group, version, rest = "", parts[1], parts[2:]
-        else:
-            if len(parts) == 1:
-                return json_response(resources.api_group_list())
-            if len(parts) == 2:
-                doc = resources.api_group(parts[1])
-                if doc is None:
-                    raise path_not_found()
-                return json_response(doc)
-            group, version, rest = parts[1], parts[2], parts[3:]
-        if not rest:
-            if version != resources.GROUPS.get(group, "v1"):
-                raise path_not_found()
-            return json_response(resources.api_resource_list(group, version))
+        doc = discovery.document(parts, request.url.netloc)
+        if doc is not None:
+            return json_response(doc)
+        group, version, rest = discovery.split(parts)
+        if group in access.REVIEWS:
+            return await self._review(request, group, rest)
         target = self._target(group, version, rest)
+        named = target.name is not None
+        verb = access.verb_of(request.method, named, flag(request.query_params.get("watch")))
+        self.access.check(verb, target.res, target.namespace, target.name, target.sub)
         return await self._handle(request, target)
+
+    async def _review(self, request: Request, group: str, rest: list[str]) -> Response:
+        """A SelfSubject review (authorization, authentication): answered, never stored."""
+        if len(rest) != 1 or rest[0] not in access.REVIEWS[group]:
+            raise path_not_found()
+        if request.method != "POST":
+            raise method_not_allowed()
+        if media_type(request) == protobuf.MEDIA_TYPE:  # what kubectl's typed clients send
+            body = protobuf.decode(await request.body())
+        else:
+            body = await read_body(request)
+        return json_response(self.access.review(group, rest[0], body), 201)
 
     def _target(self, group: str, version: str, rest: list[str]) -> _Target:
         namespace: str | None = None
@@ -618,9 +616,10 @@ def build_app(
     log_source: LogSource | None,
     faults: Faults,
     bookmark_interval: float = 60.0,
+    access: Access | None = None,
 ) -> Starlette:
     """The ASGI app of the simulated API server; `app.state.api` is its `ApiServer`."""
-    api = ApiServer(store, log_source, faults, bookmark_interval=bookmark_interval)
+    api = ApiServer(store, log_source, faults, bookmark_interval=bookmark_interval, access=access)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [
         Route("/version", api.version),

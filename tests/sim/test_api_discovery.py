@@ -28,6 +28,8 @@ async def test_discovery_lists_the_served_kinds(
         "coordination.k8s.io",
         "rbac.authorization.k8s.io",
         "networking.k8s.io",
+        "authorization.k8s.io",
+        "authentication.k8s.io",
     }
     status, core = await get_json(f"{api_cluster.url}/api/v1")
     names = {r["name"] for r in core["resources"]}
