@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
         help="seconds each pod may take to stop when the command stops (caps its grace period)",
     )
     parser.add_argument(
+        "--time-factor",
+        type=float,
+        default=None,
+        help="multiply the cluster's back-off delays (CrashLoopBackOff, Job pod replacement) "
+        "by this; default 1 (real time) or the config's timeFactor",
+    )
+    parser.add_argument(
         "--deny",
         action="append",
         default=[],
@@ -65,8 +72,9 @@ async def _serve(args: argparse.Namespace) -> None:
     stopping = asyncio.Event()
     with stop_signals(lambda _sig: stopping.set()):
         cluster = SimCluster(
-            port=args.port, config_path=args.config, workdir=args.workdir, denied=args.deny
-        )
+            port=args.port, config_path=args.config, workdir=args.workdir,
+            time_factor=args.time_factor, denied=args.deny,
+        )  # fmt: skip
         await cluster.start()
         try:
             cluster.write_kubeconfig(args.kubeconfig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import socket
 import tempfile
@@ -31,14 +32,19 @@ class Controllers(Protocol):
     async def stop(self, grace: float | None = None) -> None: ...
 
 
-def _build_controllers(store: Store, config_path: Path | None, workdir: Path) -> Controllers | None:
+def _build_controllers(
+    store: Store, config_path: Path | None, workdir: Path, time_factor: float | None
+) -> Controllers | None:
     """The controllers of app.sim.controllers; None where that module is not available."""
     try:
         from app.sim.controllers import build_controllers
         from app.sim.nodes import load_config
     except ImportError:
         return None
-    controllers: Controllers = build_controllers(store, load_config(config_path), workdir)
+    config = load_config(config_path)
+    if time_factor is not None:
+        config = dataclasses.replace(config, time_factor=time_factor)
+    controllers: Controllers = build_controllers(store, config, workdir)
     return controllers
 
 
@@ -46,7 +52,8 @@ class SimCluster:
     """A simulated Kubernetes cluster serving the real API on 127.0.0.1.
 
     `restart()` stops and starts the HTTP server on the same port and keeps every object, as an
-    API server restart against the same etcd would.
+    API server restart against the same etcd would. `time_factor` (default: the config's, else
+    1.0) scales the controllers' back-offs (see app.sim.timing).
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class SimCluster:
         bookmark_interval: float = 60.0,
         store: Store | None = None,
         denied: Iterable[str] = (),
+        time_factor: float | None = None,
     ) -> None:
         self.port = port
         self.store = store or Store()
@@ -66,7 +74,9 @@ class SimCluster:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="walkai-sim-"))
         self.controllers = (
-            _build_controllers(self.store, config_path, self.workdir) if controllers else None
+            _build_controllers(self.store, config_path, self.workdir, time_factor)
+            if controllers
+            else None
         )
         log_source = self.controllers.kubelet if self.controllers is not None else None
         self.app = build_app(

@@ -43,12 +43,15 @@ class Source:
     env_from: str  # envFrom[].<env_from>
     key_ref: str  # env[].valueFrom.<key_ref>
 
-    def decode(self, obj: Mapping[str, Any]) -> dict[str, bytes]:
-        """Every key of the object with its bytes."""
+    def decode(self, obj: Mapping[str, Any], *, files: bool) -> dict[str, bytes]:
+        """The object's keys with their bytes; a ConfigMap's ``binaryData`` only for ``files``
+        (volumes): the kubelet builds environment variables from ``data`` alone."""
         if self.resource == "secrets":
             return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
         data = {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}
-        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+        if files:
+            binary = obj.get("binaryData") or {}
+            data.update({k: base64.b64decode(v) for k, v in binary.items()})
         return data
 
 
@@ -88,7 +91,9 @@ class PodConfig:
         self.dir = pod_dir
         self.volume_dirs: dict[str, Path] = {}
 
-    def data(self, source: Source, name: str, optional: bool | None) -> dict[str, bytes]:
+    def data(
+        self, source: Source, name: str, optional: bool | None, *, files: bool = False
+    ) -> dict[str, bytes]:
         """The decoded data of one Secret/ConfigMap; {} when missing and optional."""
         try:
             obj = self.store.get(source.resource, self.namespace, name)
@@ -96,7 +101,7 @@ class PodConfig:
             if optional:
                 return {}
             raise ConfigError(f'{source.noun} "{name}" not found') from exc
-        return source.decode(obj)
+        return source.decode(obj, files=files)
 
     def key(self, source: Source, ref: Mapping[str, Any]) -> bytes | None:
         """One key of one Secret/ConfigMap (``env[].valueFrom``); None when optional and absent."""
@@ -135,7 +140,7 @@ class PodConfig:
     ) -> None:
         ref = str(spec.get(source.volume_name, ""))
         try:
-            data = self.data(source, ref, spec.get("optional"))
+            data = self.data(source, ref, spec.get("optional"), files=True)
         except ConfigError as exc:
             raise ConfigError(f'MountVolume.SetUp failed for volume "{volume}" : {exc}') from exc
         items = spec.get("items") or [{"key": k, "path": k} for k in data]
