@@ -225,11 +225,20 @@ def document(gv_path: str) -> dict[str, Any] | None:
 
 
 @cache
+def digest(gv_path: str) -> str:
+    """The content hash of a group version's document (clients cache the document by it)."""
+    return (
+        hashlib.sha512(json.dumps(document(gv_path), sort_keys=True).encode()).hexdigest().upper()
+    )
+
+
+def url(gv_path: str) -> str:
+    """Where the current document of a group version is served."""
+    return f"/openapi/v3/{gv_path}?hash={digest(gv_path)}"
+
+
+@cache
 def index() -> dict[str, Any]:
     """`/openapi/v3`: where each group version's document lives (with a content hash)."""
     gvs = ["api/v1", *(_gv_path(g, v) for g, v in GROUPS.items())]
-    paths = {}
-    for gv in gvs:
-        digest = hashlib.sha512(json.dumps(document(gv), sort_keys=True).encode()).hexdigest()
-        paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest.upper()}"}
-    return {"paths": paths}
+    return {"paths": {gv: {"serverRelativeURL": url(gv)} for gv in gvs}}

@@ -182,7 +182,11 @@ class ApiServer:
         try:
             group, version, rest = discovery.split(parts) if len(parts) > 1 else ("", "", [])
             if rest and group not in access.REVIEWS:
-                self._target(group, version, rest)
+                target = self._target(group, version, rest)
+                named = target.name is not None
+                verb = "get" if named else "watch"  # an upgrade is a GET
+                self.access.check(verb, target.res, target.namespace, target.name, target.sub)
+                self._refuse_streams(target)
             error = streams.no_websocket(websocket.url.path)
         except ApiError as refused:
             error = refused
@@ -200,7 +204,14 @@ class ApiServer:
         named = target.name is not None
         verb = access.verb_of(request.method, named, flag(request.query_params.get("watch")))
         self.access.check(verb, target.res, target.namespace, target.name, target.sub)
+        self._refuse_streams(target)
         return await self._handle(request, target)
+
+    def _refuse_streams(self, t: _Target) -> None:
+        """exec, attach and portforward of an existing pod: a Status, whatever the protocol."""
+        if t.sub in streams.STREAMING and t.name is not None:
+            self.store.peek_or_404("pods", t.namespace, t.name)
+            raise streams.refusal(t.name, t.sub)
 
     async def _review(self, request: Request, group: str, rest: list[str]) -> Response:
         """A SelfSubject review (authorization, authentication): answered, never stored."""
@@ -225,10 +236,8 @@ class ApiServer:
             raise path_not_found()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if res.plural == "pods" and name is not None and sub in streams.STREAMING:
-            self.store.peek_or_404("pods", namespace, name)
-            raise streams.refusal(name, sub)
-        if sub is not None and sub not in res.subresources:
+        streaming = res.plural == "pods" and name is not None and sub in streams.STREAMING
+        if sub is not None and sub not in res.subresources and not streaming:
             raise path_not_found()
         return _Target(res, namespace, name, sub)
 
@@ -569,7 +578,15 @@ class ApiServer:
         doc = openapi.document(path)
         if doc is None:
             return error_response(path_not_found())
-        return json_response(doc)
+        wanted, current = request.query_params.get("hash"), openapi.digest(path)
+        if wanted is None:
+            return json_response(doc)
+        if wanted != current:  # an old hash: where the current document is, as kube answers
+            return Response(status_code=301, headers={"Location": openapi.url(path)})
+        response = json_response(doc)
+        response.headers["Cache-Control"] = "public, immutable"
+        response.headers["ETag"] = f'"{current}"'
+        return response
 
     async def admin_stats(self, request: Request) -> Response:
         """`GET /_sim/stats`."""
@@ -635,7 +652,13 @@ def build_app(
         WebSocketRoute("/api/{path:path}", api.kube_websocket),
         WebSocketRoute("/apis/{path:path}", api.kube_websocket),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
     app.add_middleware(FaultMiddleware, server=api)
     app.state.api = api
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A path or method no route serves: a Status, as for every other error."""
+    code = getattr(exc, "status_code", 404)
+    return error_response(method_not_allowed() if code == 405 else path_not_found())

@@ -41,7 +41,11 @@ async def test_documents_carry_kinds_and_patch_merge_keys(api_cluster: SimCluste
             index = await response.json()
         url = index["paths"]["apis/batch/v1"]["serverRelativeURL"]
         async with http.get(f"{api_cluster.url}{url}") as response:
+            assert response.headers["Cache-Control"] == "public, immutable"
             batch = (await response.json())["components"]["schemas"]
+        stale = f"{api_cluster.url}/openapi/v3/apis/batch/v1?hash=0BSOLETE"
+        async with http.get(stale, allow_redirects=False) as response:
+            assert (response.status, response.headers["Location"]) == (301, url)
         core_url = index["paths"]["api/v1"]["serverRelativeURL"]
         async with http.get(f"{api_cluster.url}{core_url}") as response:
             core = (await response.json())["components"]["schemas"]

@@ -24,11 +24,16 @@ async def test_error_bodies_end_with_a_newline_like_go_json(
     api_cluster: SimCluster, namespace: str
 ) -> None:
     url = f"{api_cluster.url}/api/v1/namespaces/{namespace}/pods/missing"
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
-        raw = await response.read()
-    assert response.status == 404
-    assert raw.endswith(b"}\n")
-    assert json.loads(raw)["message"] == 'pods "missing" not found'
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as response:
+            raw = await response.read()
+        assert response.status == 404
+        assert raw.endswith(b"}\n")
+        assert json.loads(raw)["message"] == 'pods "missing" not found'
+        async with http.get(f"{api_cluster.url}/no/such/path") as response:
+            raw = await response.read()
+    assert response.status == 404 and raw.endswith(b"}\n")
+    assert json.loads(raw)["message"] == "the server could not find the requested resource"
 
 
 @pytest.mark.parametrize(
