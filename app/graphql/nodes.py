@@ -29,6 +29,17 @@ def lenient_global_id(value: str) -> relay.GlobalID:
         return relay.GlobalID(type_name="", node_id="")
 
 
+def uuid_of(value: str | relay.GlobalID | None, type_name: str) -> UUID | None:
+    """The UUID a client's global id names, if it names a `type_name`; None when it is
+    malformed, of another type or absent. Mutations take ids as plain `ID`s decoded here, so a
+    malformed one is a NOT_FOUND userError of its own field beside the other fields' problems
+    (a `relay.GlobalID` argument would fail the whole request instead)."""
+    if value is None:
+        return None
+    global_id = value if isinstance(value, relay.GlobalID) else lenient_global_id(value)
+    return parse_uuid(global_id.node_id) if global_id.type_name == type_name else None
+
+
 async def load_visible(
     model: type[M], node_ids: Iterable[str], allowed: Callable[[M], Any]
 ) -> list[M | None]:

@@ -268,14 +268,14 @@ async def set_quota(
         errors.append(
             UserError("highPriorityGpuHours", "Must be 0 or more.", ErrorCode.OUT_OF_RANGE)
         )
-    if errors or owner is None:
+    if owner is None:
         return Outcome(errors=errors)
     kind, id_ = owner
     model = User if kind == "user" else Team
     if id_ is None or not await model.exists(id=id_):
-        return Outcome(
-            errors=[UserError(f"{kind}Id", f"No {kind} with this id.", ErrorCode.NOT_FOUND)]
-        )
+        errors.append(UserError(f"{kind}Id", f"No {kind} with this id.", ErrorCode.NOT_FOUND))
+    if errors:
+        return Outcome(errors=errors)
     values = {"max_slices": max_slices, "high_priority_gpu_hours": hours}
     if kind == "user":
         await QuotaRow.update_or_create(values, user_id=id_)

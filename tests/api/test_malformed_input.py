@@ -194,3 +194,61 @@ async def test_client_mistakes_are_logged_at_info_without_tracebacks(
     assert not errors, [r.getMessage() for r in errors]
     assert not [r for r in graphql_records if r.exc_info], "a traceback for a client mistake"
     assert any("client error" in r.getMessage() for r in graphql_records)
+
+
+# Every mutation that takes an id, with a malformed one ("%%%") and, where it has other
+# arguments, a mistake in one of them too: both come back as userErrors naming their field.
+MALFORMED_IDS = [
+    (
+        'mutation { createSecret(name: "Not A Name!", data: [], teamId: "%%%") '
+        "{ userErrors { field code } } }",
+        "createSecret",
+        {"teamId"},
+    ),
+    (
+        'mutation { createSchedule(jobId: "%%%", cron: "not cron") { userErrors { field code } } }',
+        "createSchedule",
+        {"jobId"},
+    ),
+    (
+        'mutation { setQuota(input: {userId: "%%%", maxSlices: -1}) '
+        "{ userErrors { field code } } }",
+        "setQuota",
+        {"userId"},
+    ),
+    (
+        'mutation { inviteUser(email: "not-an-address", teamIds: ["%%%"]) '
+        "{ userErrors { field code } } }",
+        "inviteUser",
+        {"teamIds"},
+    ),
+    (
+        'mutation { rerunJob(jobId: "%%%", overrides: {maxRuntimeSeconds: -5}) '
+        "{ userErrors { field code } } }",
+        "rerunJob",
+        {"jobId"},
+    ),
+    ('mutation { cancelRun(runId: "%%%") { userErrors { field code } } }', "cancelRun", {"runId"}),
+    ('mutation { deleteJob(id: "%%%") { userErrors { field code } } }', "deleteJob", {"id"}),
+    ('mutation { deleteInput(id: "%%%") { userErrors { field code } } }', "deleteInput", {"id"}),
+    (
+        'mutation { addTeamMember(teamId: "%%%", userId: "%%%") { userErrors { field code } } }',
+        "addTeamMember",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "name", "fields"), MALFORMED_IDS)
+async def test_a_malformed_id_is_a_user_error_of_its_field_in_every_mutation(
+    api: Api, document: str, name: str, fields: set[str] | None
+) -> None:
+    admin = await api.as_new_user("ADMIN")
+    body = await admin.http.execute(document)
+    assert not body.get("errors"), body  # a userError, not a request that failed whole
+    errors = body["data"][name]["userErrors"]
+    assert errors, body
+    named = {e["field"] for e in errors}
+    if fields is not None:
+        assert fields <= named, errors
+        assert any(e["code"] == "NOT_FOUND" for e in errors if e["field"] in fields), errors

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 import strawberry
-from strawberry import relay
 
 from app.auth.policy import can_see_input, can_see_run, visible
 from app.db.models import Run
@@ -24,7 +23,7 @@ from app.graphql.inputs.types import (
     InputType,
     UploadUrlType,
 )
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.pagination import (
     After,
     First,
@@ -38,7 +37,7 @@ from app.services.inputs import (
     promote_run_outputs,
 )
 
-InputId = Annotated[relay.GlobalID, strawberry.argument(description="The input's id.")]
+InputId = Annotated[strawberry.ID, strawberry.argument(description="The input's id.")]
 
 
 def _viewer_id(info: Info) -> UUID:
@@ -47,8 +46,8 @@ def _viewer_id(info: Info) -> UUID:
     return viewer.user_id
 
 
-async def _visible_input(info: Info, id_: relay.GlobalID) -> Input | None:
-    input_id = parse_uuid(id_.node_id) if id_.type_name == "Input" else None
+async def _visible_input(info: Info, id_: str) -> Input | None:
+    input_id = uuid_of(id_, "Input")
     item = await Input.get_or_none(id=input_id) if input_id else None
     return item if item is not None and can_see_input(info.context.viewer, item) else None
 
@@ -135,10 +134,10 @@ class InputMutations:
     async def promote_run_outputs(
         self,
         info: Info,
-        run_id: Annotated[relay.GlobalID, strawberry.argument(description="A finished run.")],
+        run_id: Annotated[strawberry.ID, strawberry.argument(description="A finished run.")],
         name: Annotated[str, strawberry.argument(description="The new input's name.")],
     ) -> InputPayload:
-        uuid = parse_uuid(run_id.node_id) if run_id.type_name == "Run" else None
+        uuid = uuid_of(run_id, "Run")
         run = await Run.get_or_none(id=uuid) if uuid else None
         if run is None or not can_see_run(info.context.viewer, run):
             error = UserError("runId", "No run with this id.", ErrorCode.NOT_FOUND)

@@ -139,5 +139,5 @@ class InputPayload:
 class DeleteInputPayload:
     """The deleted input's id, or what was wrong."""
 
-    deleted_id: relay.GlobalID | None = strawberry.field(description="Id of the deleted input.")
+    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted input.")
     user_errors: list[UserErrorType] = strawberry.field(description="Empty on success.")

@@ -119,7 +119,7 @@ class RunOverridesInput:
 class DeleteJobPayload:
     """Which Job goes, and how many runs' data go with it."""
 
-    deleted_id: relay.GlobalID | None = strawberry.field(
+    deleted_id: strawberry.ID | None = strawberry.field(
         description="The deleted Job's id; it is gone for every query at once."
     )
     run_count: int = strawberry.field(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
-from strawberry import relay
 from tortoise.expressions import F
 
 from app.auth.policy import visible_jobs
@@ -22,7 +21,7 @@ from app.graphql.jobs.inputs import (
     RunOverridesInput,
 )
 from app.graphql.jobs.types import JobConnection, JobType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.pagination import (
     After,
     First,
@@ -44,11 +43,12 @@ class JobQueries:
     async def job(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The Job's global id.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The Job's global id.")],
     ) -> JobType | None:
-        if id.type_name != "Job":
+        job_id = uuid_of(id, "Job")
+        if job_id is None:
             return None
-        (job,) = await JobType.resolve_nodes(info=info, node_ids=[id.node_id])
+        (job,) = await JobType.resolve_nodes(info=info, node_ids=[str(job_id)])
         return job
 
     @strawberry.field(
@@ -98,10 +98,7 @@ class JobMutations:
         assert viewer is not None  # the guard refuses anonymous mutations
         inputs, input_errors = await inputs_for_job(
             viewer,
-            [
-                parse_uuid(i.node_id) if i.type_name == "Input" else None
-                for i in input.input_ids or ()
-            ],
+            [uuid_of(i, "Input") for i in input.input_ids or ()],
         )
         job_secrets, secret_errors = await secrets_for_job(viewer, input.secret_names or [])
         team_id, team_errors = team_for(viewer, input.team_id)
@@ -144,7 +141,7 @@ class JobMutations:
     async def rerun_job(
         self,
         info: Info,
-        job_id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to rerun.")],
+        job_id: Annotated[strawberry.ID, strawberry.argument(description="The Job to rerun.")],
         overrides: Annotated[
             RunOverridesInput | None,
             strawberry.argument(description="What this run changes of the Job's definition."),
@@ -197,7 +194,7 @@ class JobMutations:
     async def delete_job(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to delete.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The Job to delete.")],
     ) -> DeleteJobPayload:
         job = await _visible_job(info, id)
         if job is None:
@@ -215,9 +212,8 @@ class JobMutations:
         return DeleteJobPayload(deleted_id=id, run_count=runs, user_errors=[])
 
 
-async def _visible_job(info: Info, id_: relay.GlobalID) -> Job | None:
+async def _visible_job(info: Info, id_: str) -> Job | None:
     """The Job a global id names, if the viewer may see it."""
-    (found,) = await JobType.resolve_nodes(
-        info=info, node_ids=[id_.node_id if id_.type_name == "Job" else ""]
-    )
+    job_id = uuid_of(id_, "Job")
+    (found,) = await JobType.resolve_nodes(info=info, node_ids=[str(job_id or "")])
     return await Job.get_or_none(id=found.id, deleting_at=None) if found is not None else None

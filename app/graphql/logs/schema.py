@@ -30,7 +30,7 @@ from app.graphql.logs.types import (
     log_cursor,
     parse_log_cursor,
 )
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.streaming import SharedSender
 
 
@@ -100,11 +100,11 @@ class LogSubscriptions:
     async def run_logs(
         self,
         info: Info,
-        run_id: Annotated[relay.GlobalID, strawberry.argument(description="The run's id.")],
+        run_id: Annotated[strawberry.ID, strawberry.argument(description="The run's id.")],
         after: LogAfter = None,
         container: LogContainer = None,
     ) -> AsyncGenerator[LogBatchType, None]:
-        run_uuid = parse_uuid(run_id.node_id) if run_id.type_name == "Run" else None
+        run_uuid = uuid_of(run_id, "Run")
         run = await Run.get_or_none(id=run_uuid) if run_uuid is not None else None
         if run is None or not can_see_run(info.context.viewer, run):
             raise PublicError("No run with this id.")

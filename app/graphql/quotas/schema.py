@@ -7,12 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 import strawberry
-from strawberry import relay
 
 from app.domain.usage import OwnerKind
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.pagination import (
     After,
     First,
@@ -35,10 +34,10 @@ from app.services import quotas
 class SetQuotaInput:
     """Exactly one of `userId` and `teamId`; the limits replace the owner's previous ones."""
 
-    user_id: relay.GlobalID | None = strawberry.field(
+    user_id: strawberry.ID | None = strawberry.field(
         default=None, description="The user whose own Jobs the quota limits."
     )
-    team_id: relay.GlobalID | None = strawberry.field(
+    team_id: strawberry.ID | None = strawberry.field(
         default=None, description="The team whose team Jobs the quota limits."
     )
     max_slices: int | None = strawberry.field(
@@ -121,10 +120,6 @@ def _owner(input: SetQuotaInput) -> tuple[OwnerKind, UUID | None] | None:
     if (input.user_id is None) == (input.team_id is None):
         return None
     if input.user_id is not None:
-        return "user", _uuid(input.user_id, "User")
+        return "user", uuid_of(input.user_id, "User")
     assert input.team_id is not None
-    return "team", _uuid(input.team_id, "Team")
-
-
-def _uuid(id_: relay.GlobalID, type_name: str) -> UUID | None:
-    return parse_uuid(id_.node_id) if id_.type_name == type_name else None
+    return "team", uuid_of(input.team_id, "Team")

@@ -19,7 +19,7 @@ from app.domain.errors import ErrorCode
 from app.events.hub import Lagged
 from app.graphql.context import Info
 from app.graphql.errors import PublicError, UserErrorType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.runs.types import RunType
 from app.services.control import cancel_run
 from app.services.runs import ALL_RUNS_TOPIC, run_topic
@@ -31,7 +31,7 @@ def _over(run: Run) -> bool:
 
 
 def _run_uuid(id_: relay.GlobalID) -> UUID:
-    run_id = parse_uuid(id_.node_id) if id_.type_name == "Run" else None
+    run_id = uuid_of(id_, "Run")
     if run_id is None:
         raise PublicError("No run with this id.")
     return run_id
@@ -45,11 +45,12 @@ class RunQueries:
     async def run(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The run's global id.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The run's global id.")],
     ) -> RunType | None:
-        if id.type_name != "Run":
+        run_id = uuid_of(id, "Run")
+        if run_id is None:
             return None
-        (run,) = await RunType.resolve_nodes(info=info, node_ids=[id.node_id])
+        (run,) = await RunType.resolve_nodes(info=info, node_ids=[str(run_id)])
         return run
 
 
@@ -77,11 +78,11 @@ class RunMutations:
     async def cancel_run(
         self,
         info: Info,
-        run_id: Annotated[relay.GlobalID, strawberry.argument(description="The run to cancel.")],
+        run_id: Annotated[strawberry.ID, strawberry.argument(description="The run to cancel.")],
     ) -> CancelRunPayload:
         viewer = info.context.viewer
         assert viewer is not None  # the guard refuses anonymous mutations
-        run_uuid = parse_uuid(run_id.node_id) if run_id.type_name == "Run" else None
+        run_uuid = uuid_of(run_id, "Run")
         run = await Run.get_or_none(id=run_uuid) if run_uuid is not None else None
         if run is None or not can_see_run(viewer, run):
             error = UserErrorType(

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 
 import strawberry
-from strawberry import relay
 
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.schedules.types import DeleteSchedulePayload, SchedulePayload, ScheduleType
 from app.graphql.users.schema import viewer_of
 from app.services import schedules
 from app.services.schedules import Changed
 
-ScheduleId = Annotated[relay.GlobalID, strawberry.argument(description="The schedule's id.")]
-
-
-def _id(id_: relay.GlobalID, type_name: str) -> UUID | None:
-    return parse_uuid(id_.node_id) if id_.type_name == type_name else None
+ScheduleId = Annotated[strawberry.ID, strawberry.argument(description="The schedule's id.")]
 
 
 def _payload(changed: Changed) -> SchedulePayload:
@@ -45,7 +39,7 @@ class ScheduleMutations:
     async def create_schedule(
         self,
         info: Info,
-        job_id: Annotated[relay.GlobalID, strawberry.argument(description="The Job to rerun.")],
+        job_id: Annotated[strawberry.ID, strawberry.argument(description="The Job to rerun.")],
         cron: Annotated[
             str | None,
             strawberry.argument(
@@ -75,7 +69,7 @@ class ScheduleMutations:
         changed = await schedules.create_schedule(
             info.context.platform,
             viewer_of(info),
-            _id(job_id, "Job"),
+            uuid_of(job_id, "Job"),
             cron=cron,
             run_at=run_at,
             timezone=timezone,
@@ -85,7 +79,7 @@ class ScheduleMutations:
 
     @strawberry.mutation(description="Stop a schedule firing until it is resumed.")
     async def pause_schedule(self, info: Info, id: ScheduleId) -> SchedulePayload:
-        return _payload(await schedules.pause_schedule(viewer_of(info), _id(id, "Schedule")))
+        return _payload(await schedules.pause_schedule(viewer_of(info), uuid_of(id, "Schedule")))
 
     @strawberry.mutation(
         description="Fire a paused schedule again, from its next tick after now (ticks passed "
@@ -93,13 +87,13 @@ class ScheduleMutations:
     )
     async def resume_schedule(self, info: Info, id: ScheduleId) -> SchedulePayload:
         changed = await schedules.resume_schedule(
-            info.context.platform, viewer_of(info), _id(id, "Schedule")
+            info.context.platform, viewer_of(info), uuid_of(id, "Schedule")
         )
         return _payload(changed)
 
     @strawberry.mutation(description="Delete a schedule; the runs it started stay.")
     async def delete_schedule(self, info: Info, id: ScheduleId) -> DeleteSchedulePayload:
-        errors = await schedules.delete_schedule(viewer_of(info), _id(id, "Schedule"))
+        errors = await schedules.delete_schedule(viewer_of(info), uuid_of(id, "Schedule"))
         return DeleteSchedulePayload(
             deleted_id=None if errors else id,
             user_errors=[UserErrorType.from_domain(e) for e in errors],

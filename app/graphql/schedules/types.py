@@ -154,5 +154,5 @@ class SchedulePayload:
 class DeleteSchedulePayload:
     """The deleted schedule's id, or what was wrong."""
 
-    deleted_id: relay.GlobalID | None = strawberry.field(description="Id of the deleted schedule.")
+    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted schedule.")
     user_errors: list[UserErrorType] = strawberry.field(description="Empty on success.")

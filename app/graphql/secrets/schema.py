@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 import strawberry
-from strawberry import relay
 
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.pagination import (
     After,
     First,
@@ -30,10 +28,6 @@ from app.services.secrets import Entry, UpdateMode
 
 def _entries(data: list[SecretEntryInput] | None) -> list[Entry]:
     return [Entry(key=e.key, value=e.value) for e in data or ()]
-
-
-def _id(id_: relay.GlobalID | None, type_name: str) -> UUID | None:
-    return parse_uuid(id_.node_id) if id_ is not None and id_.type_name == type_name else None
 
 
 def _payload(changed: secrets.Changed) -> SecretPayload:
@@ -60,9 +54,9 @@ class SecretQueries:
     async def secret(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The secret's id.")],
     ) -> SecretType | None:
-        found = await secrets.find_secret(info.context.viewer, _id(id, "Secret"))
+        found = await secrets.find_secret(info.context.viewer, uuid_of(id, "Secret"))
         return SecretType.from_model(found) if found else None
 
 
@@ -79,12 +73,12 @@ class SecretMutations:
             list[SecretEntryInput], strawberry.argument(description="Keys and values.")
         ],
         team_id: Annotated[
-            relay.GlobalID | None,
+            strawberry.ID | None,
             strawberry.argument(description="Share with this team (you must be a member)."),
         ] = None,
     ) -> SecretPayload:
         platform = info.context.platform
-        team = _id(team_id, "Team")
+        team = uuid_of(team_id, "Team")
         if team_id is not None and team is None:
             return SecretPayload(
                 secret=None,
@@ -105,7 +99,7 @@ class SecretMutations:
     async def update_secret(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The secret's id.")],
         data: Annotated[
             list[SecretEntryInput] | None,
             strawberry.argument(description="Keys and values to set."),
@@ -122,7 +116,7 @@ class SecretMutations:
             platform.kube,
             platform.settings.namespace,
             viewer_of(info),
-            _id(id, "Secret"),
+            uuid_of(id, "Secret"),
             _entries(data),
             mode,
             remove_keys or [],
@@ -133,11 +127,11 @@ class SecretMutations:
     async def delete_secret(
         self,
         info: Info,
-        id: Annotated[relay.GlobalID, strawberry.argument(description="The secret's id.")],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The secret's id.")],
     ) -> DeleteSecretPayload:
         platform = info.context.platform
         changed = await secrets.delete_secret(
-            platform.kube, platform.settings.namespace, viewer_of(info), _id(id, "Secret")
+            platform.kube, platform.settings.namespace, viewer_of(info), uuid_of(id, "Secret")
         )
         return DeleteSecretPayload(
             deleted_id=id if changed.secret else None,

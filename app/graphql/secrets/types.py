@@ -87,5 +87,5 @@ class SecretPayload:
 class DeleteSecretPayload:
     """Which secret was deleted, or why not."""
 
-    deleted_id: relay.GlobalID | None = strawberry.field(description="The deleted secret's id.")
+    deleted_id: strawberry.ID | None = strawberry.field(description="The deleted secret's id.")
     user_errors: list[UserErrorType] = strawberry.field(description="Problems; empty on success.")

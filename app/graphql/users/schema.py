@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import strawberry
-from strawberry import relay
 
 from app.auth.client_address import client_address
 from app.auth.csrf import COOKIE as CSRF_COOKIE
@@ -18,7 +16,7 @@ from app.db.auth_models import AccessToken, Role, Team, User
 from app.domain.errors import ErrorCode, UserError
 from app.graphql.context import Info
 from app.graphql.errors import UserErrorType
-from app.graphql.nodes import parse_uuid
+from app.graphql.nodes import uuid_of
 from app.graphql.users.types import AccessTokenType, TeamType, UserType
 from app.services import users
 
@@ -30,8 +28,8 @@ def _arg(description: str) -> Any:
 Email = Annotated[str, _arg("Email address.")]
 Password = Annotated[str, _arg("Password.")]
 NewPassword = Annotated[str, _arg("The new password (at least 10 characters).")]
-TeamId = Annotated[relay.GlobalID, _arg("The team's id.")]
-UserId = Annotated[relay.GlobalID, _arg("The user's id.")]
+TeamId = Annotated[strawberry.ID, _arg("The team's id.")]
+UserId = Annotated[strawberry.ID, _arg("The user's id.")]
 
 
 def viewer_of(info: Info) -> Principal:
@@ -56,7 +54,7 @@ class CreateAccessTokenPayload:
 class RevokeAccessTokenPayload:
     """Whether a token was revoked."""
 
-    revoked_id: relay.GlobalID | None = strawberry.field(
+    revoked_id: strawberry.ID | None = strawberry.field(
         description="The revoked token's id; null if there is no such token."
     )
     user_errors: list[UserErrorType] = strawberry.field(description="Problems with the input.")
@@ -112,9 +110,9 @@ class UserMutations:
         description="Revoke an access token: it stops working at once, open subscriptions too."
     )
     async def revoke_access_token(
-        self, info: Info, id: Annotated[relay.GlobalID, _arg("The token's id.")]
+        self, info: Info, id: Annotated[strawberry.ID, _arg("The token's id.")]
     ) -> RevokeAccessTokenPayload:
-        token_id = parse_uuid(id.node_id) if id.type_name == "AccessToken" else None
+        token_id = uuid_of(id, "AccessToken")
         state = info.context.platform.auth
         if token_id is None or not await users.revoke_access_token(
             state, viewer_of(info), token_id
@@ -192,10 +190,6 @@ def _address(info: Info) -> str:
     return client_address(info.context.request, info.context.platform.settings.trusted_proxies)
 
 
-def _uuid(id_: relay.GlobalID | None, type_name: str) -> UUID | None:
-    return parse_uuid(id_.node_id) if id_ is not None and id_.type_name == type_name else None
-
-
 @strawberry.type
 class AccountQueries:
     """Reading accounts and teams."""
@@ -271,10 +265,10 @@ class AccountMutations:
         info: Info,
         email: Email,
         role: Annotated[Role, _arg("The new user's role.")] = Role.MEMBER,
-        team_ids: Annotated[list[relay.GlobalID] | None, _arg("Teams the new user joins.")] = None,
+        team_ids: Annotated[list[strawberry.ID] | None, _arg("Teams the new user joins.")] = None,
     ) -> InvitationPayload:
         platform = info.context.platform
-        teams = [_uuid(t, "Team") for t in team_ids or ()]
+        teams = [uuid_of(t, "Team") for t in team_ids or ()]
         if any(t is None for t in teams):
             return InvitationPayload(
                 email=None, expires_at=None, user_errors=[_not_found("teamIds")]
@@ -316,7 +310,7 @@ class AccountMutations:
     async def add_team_member(self, info: Info, team_id: TeamId, user_id: UserId) -> DonePayload:
         return _done(
             await users.set_membership(
-                viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), True
+                viewer_of(info), uuid_of(team_id, "Team"), uuid_of(user_id, "User"), True
             )
         )
 
@@ -324,7 +318,7 @@ class AccountMutations:
     async def remove_team_member(self, info: Info, team_id: TeamId, user_id: UserId) -> DonePayload:
         return _done(
             await users.set_membership(
-                viewer_of(info), _uuid(team_id, "Team"), _uuid(user_id, "User"), False
+                viewer_of(info), uuid_of(team_id, "Team"), uuid_of(user_id, "User"), False
             )
         )
 
@@ -333,4 +327,4 @@ class AccountMutations:
     )
     async def deactivate_user(self, info: Info, id: UserId) -> DonePayload:
         state = info.context.platform.auth
-        return _done(await users.deactivate_user(state, viewer_of(info), _uuid(id, "User")))
+        return _done(await users.deactivate_user(state, viewer_of(info), uuid_of(id, "User")))
