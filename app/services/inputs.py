@@ -3,13 +3,13 @@ check the inputs a new Job names. Bytes never pass through the API: clients PUT 
 URLs, and promotion copies inside the store.
 
 An upload URL is signed for one file's declared size and content type: the local store refuses
-any other body, and S3 any other `Content-Length`/`Content-Type` header. The local store also
-asks `upload_open` before each write, so a URL stops working once its input is finalized or
-deleted. S3 cannot be asked: a URL works until it expires (`UPLOAD_URL_TTL`) whatever became
-of the input, at the signed size and type only. So finalizing removes every object under the
-input's prefix that was not declared and checks each declared one's size, and deleting removes
-the whole prefix; what S3 still accepts is a same-size rewrite of a file, or a file recreated
-under a deleted input's prefix (reachable by no Job), until its URL expires.
+any other body, and S3 any other `Content-Length`/`Content-Type` header. Uploads land under
+`uploads/<input>/`; finalizing checks each declared file there and copies it to the input's
+files (`inputs/<input>/files/`), which runs read, then removes the uploads. So an upload URL
+that still works after finalizing or deleting its input (S3 cannot be asked: a URL works until
+it expires, `UPLOAD_URL_TTL`) writes where no run reads, and `sweep_stray_uploads` (on the
+janitor's pass) removes what it wrote. The local store also asks `upload_open` before each
+write and refuses such a write outright.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from app.domain.errors import ErrorCode, UserError
 from app.domain.inputs import DEFAULT_CONTENT_TYPE, FileDeclaration, InputLimits, validate_input
 from app.domain.status import UNFINISHED
 from app.services.storage_use import storage_problem
-from app.sidecar.credentials import input_prefix, outputs_prefix
+from app.sidecar.credentials import UPLOADS_ROOT, input_prefix, outputs_prefix, upload_prefix
 from app.storage.base import NotFound, ObjectStore
 
 #: How long a client has to start the PUT of each declared file.
 UPLOAD_URL_TTL = 3600
-_INPUT_KEY = re.compile(r"^inputs/([^/]+)/files/")
+_UPLOAD_KEY = re.compile(r"^uploads/([^/]+)/")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ async def create_input(
                 for f in declared.files
             ]
         )
-    prefix = input_prefix(created.id)
+    prefix = upload_prefix(created.id)
     expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_TTL)
     uploads = []
     for f in declared.files:
@@ -112,37 +112,57 @@ async def create_input(
 
 
 async def finalize_input(store: ObjectStore, item: Input) -> InputResult:
-    """Check that every declared file arrived whole, then make the input READY (usable)."""
+    """Check that every declared file arrived whole, copy them where runs read them, then make
+    the input READY (usable)."""
     if item.status is InputStatus.READY:
         return InputResult(input=item)
-    prefix = input_prefix(item.id)
+    staging, final = upload_prefix(item.id), input_prefix(item.id)
     errors = []
     files = await InputFile.filter(input_id=item.id).order_by("id")
-    await _delete_undeclared(store, prefix, {f.path for f in files})
+    declared = {f.path for f in files}
+    await _delete_undeclared(store, staging, declared)
+    await _delete_undeclared(store, final, declared)
+    sources: list[tuple[str, str]] = []
     for i, file in enumerate(files):
-        try:
-            info = await store.head(prefix + file.path)
-        except NotFound:
+        found = await _uploaded(store, (staging + file.path, final + file.path))
+        if found is None:
             errors.append(
                 UserError(
                     f"files.{i}.path", f"'{file.path}' was not uploaded.", ErrorCode.NOT_FOUND
                 )
             )
             continue
-        if info.size != file.size:
+        key, size = found
+        if size != file.size:
             errors.append(
                 UserError(
                     f"files.{i}.size",
-                    f"'{file.path}' has {info.size} bytes, not the {file.size} declared.",
+                    f"'{file.path}' has {size} bytes, not the {file.size} declared.",
                     ErrorCode.INVALID,
                 )
             )
+        sources.append((key, final + file.path))
     if errors:
         return InputResult(input=item, errors=errors)
+    for source, target in sources:
+        if source != target:
+            await store.copy(source, target)
     item.status = InputStatus.READY
     item.finalized_at = datetime.now(UTC)
     await item.save(update_fields=["status", "finalized_at"])
+    await store.delete_prefix(staging)
     return InputResult(input=item)
+
+
+async def _uploaded(store: ObjectStore, keys: Sequence[str]) -> tuple[str, int] | None:
+    """The first of `keys` that exists, with its size: the upload, or a file already in place
+    (a URL handed out before uploads were staged, or a copy done by an earlier attempt)."""
+    for key in keys:
+        try:
+            return key, (await store.head(key)).size
+        except NotFound:
+            continue
+    return None
 
 
 async def _delete_undeclared(store: ObjectStore, prefix: str, declared: set[str]) -> None:
@@ -159,14 +179,43 @@ async def _delete_undeclared(store: ObjectStore, prefix: str, declared: set[str]
         await store.delete(key)
 
 
+async def sweep_stray_uploads(store: ObjectStore) -> int:
+    """Remove uploads of inputs that are finalized or deleted (written through a URL that had
+    not expired yet); returns how many objects went."""
+    stray: list[str] = []
+    token: str | None = None
+    open_inputs: dict[str, bool] = {}
+    while True:
+        page = await store.list(UPLOADS_ROOT, token=token)
+        for obj in page.objects:
+            match = _UPLOAD_KEY.match(obj.key)
+            input_id = match.group(1) if match else ""
+            if input_id not in open_inputs:
+                open_inputs[input_id] = await _pending(input_id)
+            if not open_inputs[input_id]:
+                stray.append(obj.key)
+        if (token := page.next_token) is None:
+            break
+    for key in stray:
+        await store.delete(key)
+    return len(stray)
+
+
+async def _pending(input_id: str) -> bool:
+    uuid = _uuid(input_id)
+    return uuid is not None and await Input.exists(id=uuid, status=InputStatus.PENDING)
+
+
 async def upload_open(key: str) -> bool:
-    """Whether a presigned PUT to `key` may still write: under an input's files only while
-    that input exists and is not finalized; other keys are not the inputs' to close."""
-    match = _INPUT_KEY.match(key)
+    """Whether a presigned PUT to `key` may still write: an input's uploads only while that
+    input exists and is not finalized, its files never (finalizing writes them); other keys
+    are not the inputs' to close."""
+    if key.startswith("inputs/"):
+        return False
+    match = _UPLOAD_KEY.match(key)
     if match is None:
         return True
-    input_id = _uuid(match.group(1))
-    return input_id is not None and await Input.exists(id=input_id, status=InputStatus.PENDING)
+    return await _pending(match.group(1))
 
 
 def _uuid(value: str) -> UUID | None:
@@ -260,6 +309,7 @@ async def delete_input(store: ObjectStore, item: Input) -> UserError | None:
             ErrorCode.IN_USE,
         )
     await store.delete_prefix(input_prefix(item.id))
+    await store.delete_prefix(upload_prefix(item.id))
     await item.delete()
     return None
 

@@ -4,7 +4,8 @@ A finished run's Kubernetes Job (with its pods and credential Secret, which it o
 once its log is archived and its outputs are settled, `grace` after it ended; its record, log
 and artifacts stay in the API. The same loop finishes what was asked but could not be done at
 once: stopping the pod of a run cancelled while the cluster did not answer, settling the outputs
-of a run whose pod is gone, and removing the data of deleted Jobs. Every step is idempotent, so
+of a run whose pod is gone, removing the data of deleted Jobs, and removing what upload URLs
+wrote after their input was finalized or deleted. Every step is idempotent, so
 a replica that takes over simply does the rest.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -29,6 +31,7 @@ from app.domain.status import TERMINAL, UNFINISHED, RunStatus
 from app.events.hub import Hub
 from app.kube.labels import RUN_ID, kube_job_name
 from app.services.control import suspend_kube_job
+from app.services.inputs import sweep_stray_uploads
 from app.services.leader import LeaderTask
 from app.services.logs import LogService
 from app.services.outputs import settle_outputs
@@ -46,6 +49,8 @@ UNSEEN_VANISHED_AFTER = timedelta(minutes=5)
 # A run ended this long ago whose log is not archived had a pod no replica saw: archive what is
 # stored (app/services/logs.py waits for such a pod's lines until then).
 ARCHIVE_OVERDUE = timedelta(minutes=2)
+# Listing the uploads area costs a request per page: often enough for URLs that live an hour.
+UPLOADS_SWEEP_INTERVAL = 300.0
 
 
 class Janitor(LeaderTask):
@@ -72,6 +77,7 @@ class Janitor(LeaderTask):
         self.grace = timedelta(seconds=grace_seconds)
         self.interval = interval_seconds
         self.vanished_after = VANISHED_AFTER
+        self._uploads_swept_at = 0.0
 
     async def _loop(self) -> None:
         while True:
@@ -92,6 +98,16 @@ class Janitor(LeaderTask):
         await self._clean_finished()
         for job_id in await Job.filter(deleting_at__not_isnull=True).values_list("id", flat=True):
             await self.remove_job(UUID(str(job_id)))
+        if time.monotonic() - self._uploads_swept_at >= UPLOADS_SWEEP_INTERVAL:
+            await self.sweep_uploads()
+
+    async def sweep_uploads(self) -> int:
+        """Remove what upload URLs wrote after their input was finalized or deleted."""
+        self._uploads_swept_at = time.monotonic()
+        removed = await sweep_stray_uploads(self._store)
+        if removed:
+            log.info("removed %d upload(s) of finalized or deleted inputs", removed)
+        return removed
 
     async def _fail_vanished(self) -> None:
         """An unfinished run whose Kubernetes Job is gone (deleted by hand, or a cluster that

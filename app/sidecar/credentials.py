@@ -34,6 +34,15 @@ def input_prefix(input_id: UUID | str) -> str:
     return f"inputs/{input_id}/files/"
 
 
+UPLOADS_ROOT = "uploads/"
+
+
+def upload_prefix(input_id: UUID | str) -> str:
+    """Where clients PUT an input's files before it is finalized (copied to `input_prefix`
+    then): an upload URL still valid after that writes where no run reads."""
+    return f"{UPLOADS_ROOT}{input_id}/"
+
+
 @dataclass(frozen=True)
 class InputGrant:
     """One input a run may read: the directory name it gets and where its files are."""

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from app.sidecar.credentials import input_prefix
+from app.sidecar.credentials import upload_prefix
 from app.storage.s3 import S3ObjectStore
 from tests.artifacts.flows import CREATE_JOB, artifacts, download, submit, wait_outputs
 from tests.logs.conftest import all_pages, follow_logs, lines_of
@@ -173,7 +173,7 @@ async def test_finalize_checks_every_file_arrived_whole(api: Api) -> None:
         )
     assert refused_put.status_code == 400  # the URL is signed for 3 bytes
     # What an S3 store that does not check the signed length would keep:
-    key = input_prefix(node_uuid(created["input"]["id"])) + "a.txt"
+    key = upload_prefix(node_uuid(created["input"]["id"])) + "a.txt"
     await api.platform.store.put(key, b"abcd")
     final = (await api.gql(FINALIZE, {"id": created["input"]["id"]}))["finalizeInput"]
     assert [(e["field"], e["code"]) for e in final["userErrors"]] == [

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from app.db.storage_models import Input
-from app.sidecar.credentials import input_prefix
+from app.sidecar.credentials import input_prefix, upload_prefix
 from app.storage.s3 import S3ObjectStore
 from tests.inputs.test_inputs import CREATE_INPUT, DELETE, FINALIZE
 from tests.support.api import Api
@@ -60,7 +60,7 @@ async def test_an_upload_url_is_signed_for_the_declared_size_and_type(stack: Api
         refused = await put(url, body, content_type)
         assert refused.status_code in (400, 403), refused.text
     input_id = node_uuid(created["input"]["id"])
-    assert not (await stack.platform.store.list(input_prefix(input_id))).objects
+    assert not (await stack.platform.store.list(upload_prefix(input_id))).objects
     assert (await put(url, b"12345")).status_code == 200
 
 
@@ -80,31 +80,36 @@ async def test_a_chunked_body_longer_than_signed_is_cut_off(api: Api) -> None:
 async def test_finalized_and_deleted_inputs_take_no_more_writes(stack: Api) -> None:
     created = await declare(stack, "closed")
     url, input_id = created["uploads"][0]["url"], created["input"]["id"]
-    prefix = input_prefix(node_uuid(input_id))
+    files, uploads = input_prefix(node_uuid(input_id)), upload_prefix(node_uuid(input_id))
     store = stack.platform.store
+    s3 = isinstance(store, S3ObjectStore)
     assert (await put(url, b"12345")).status_code == 200
-    if isinstance(store, S3ObjectStore):  # an object the URL of another file could not make
-        await store.put(prefix + "extra.bin", b"stray")
+    if s3:  # an object the URL of another file could not make
+        await store.put(uploads + "extra.bin", b"stray")
     final = (await stack.gql(FINALIZE, {"id": input_id}))["finalizeInput"]
     assert final["userErrors"] == [] and final["input"]["status"] == "READY"
-    assert [o.key for o in (await store.list(prefix)).objects] == [prefix + "a.txt"]
+    assert [o.key for o in (await store.list(files)).objects] == [files + "a.txt"]
+    assert not (await store.list(uploads)).objects
 
+    # S3 still takes the write (the URL has not expired), but not where runs read.
     rewrite = await put(url, b"54321")
-    if not isinstance(store, S3ObjectStore):
-        assert rewrite.status_code == 403
-        assert await store.get(prefix + "a.txt") == b"12345"
+    assert rewrite.status_code == (200 if s3 else 403)
+    assert await store.get(files + "a.txt") == b"12345"
+    assert await stack.platform.janitor.sweep_uploads() == (1 if s3 else 0)
+    assert not (await store.list(uploads)).objects
 
     assert (await stack.gql(DELETE, {"id": input_id}))["deleteInput"]["userErrors"] == []
     recreate = await put(url, b"12345")
-    if not isinstance(store, S3ObjectStore):
-        assert recreate.status_code == 403
-        assert not (await store.list(prefix)).objects
+    assert recreate.status_code == (200 if s3 else 403)
+    assert await stack.platform.janitor.sweep_uploads() == (1 if s3 else 0)
+    assert not (await store.list(uploads)).objects
+    assert not (await store.list(files)).objects
 
 
 async def test_finalize_refuses_a_file_of_another_size(stack: Api) -> None:
     created = await declare(stack, "wrong-size")
     input_id = created["input"]["id"]
-    key = input_prefix(node_uuid(input_id)) + "a.txt"
+    key = upload_prefix(node_uuid(input_id)) + "a.txt"
     await stack.platform.store.put(key, b"x" * 50)  # as an unchecked PUT to S3 could
     final = (await stack.gql(FINALIZE, {"id": input_id}))["finalizeInput"]
     assert [e["code"] for e in final["userErrors"]] == ["INVALID"]
