@@ -1,4 +1,5 @@
-"""What a request carries besides its path: body, content type, query parameters, warnings.
+"""What a request carries besides its path (body, content type, query parameters), and how
+answers are written (JSON, Status errors, warnings).
 
 Each verb takes its own content types, as kube-apiserver negotiates them: a create or update
 takes an object (JSON or YAML), a patch one of the patch types; anything else is a 415 that
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from app.sim import admission, patch
 from app.sim.errors import ApiError, bad_request, unsupported_media_type
 from app.sim.resources import Resource
+from app.sim.store import dump_json
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -132,3 +134,13 @@ def decode_continue(token: str) -> tuple[int, str]:
             "continue key is not valid: incorrect encoded start resourceVersion "
             "(version meta.k8s.io/v1)"
         ) from None
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A compact JSON response ending with a newline, as Go's JSON encoder writes it."""
+    return Response(dump_json(body) + b"\n", status, media_type=JSON)
+
+
+def error_response(error: ApiError) -> Response:
+    """The `Status` body of an API error with its code."""
+    return json_response(error.status(), error.code)
