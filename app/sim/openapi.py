@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from app.sim import schema
-from app.sim.openapi_docs import DOCS, KIND_FIELDS, REQUIRED
+from app.sim.openapi_docs import DOCS, ENUMS, KIND_FIELDS, REQUIRED
 from app.sim.patch import JSON_PATCH, MERGE
 from app.sim.resources import GROUPS, RESOURCES, Resource
 
@@ -114,6 +114,8 @@ def _type_schema(type_name: str, found: dict[str, str]) -> dict[str, Any]:
         text = docs.get(name) or (KIND_FIELDS.get(name) if res else None)
         if text:
             prop = {"description": text, **prop}
+        if name in ENUMS.get(type_name, {}):
+            prop["enum"] = ENUMS[type_name][name]
         properties[name] = prop
     out: dict[str, Any] = {"description": docs.get("", ""), "type": "object"}
     if res is not None:

@@ -1,8 +1,9 @@
 """What `kubectl explain` prints about the types of app.sim.schema: descriptions, required fields.
 
 Keyed by the type names of `schema.TYPES`; the empty key describes the type itself. Only
-descriptions live here: field names and types come from the schema table (a test checks that
-every field named here exists there). Fields without a text print as `<no description>`.
+descriptions, required fields and enum values live here: field names and types come from the
+schema table (a test checks that every field named here exists there). Fields without a text
+print as `<no description>`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,38 @@ REQUIRED: dict[str, list[str]] = {
     "RoleBinding": ["roleRef"],
     "ClusterRoleBinding": ["roleRef"],
     "Event": ["metadata", "involvedObject"],
+}
+
+# The values of string fields declared as enums in the API (published as `enum`; kubectl explain
+# lists them).
+ENUMS: dict[str, dict[str, list[str]]] = {
+    "PodSpec": {
+        "restartPolicy": ["Always", "Never", "OnFailure"],
+        "dnsPolicy": ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+        "preemptionPolicy": ["Never", "PreemptLowerPriority"],
+    },
+    "Container": {
+        "imagePullPolicy": ["Always", "IfNotPresent", "Never"],
+        "terminationMessagePolicy": ["FallbackToLogsOnError", "File"],
+    },
+    "ContainerPort": {"protocol": ["SCTP", "TCP", "UDP"]},
+    "PodStatus": {
+        "phase": ["Failed", "Pending", "Running", "Succeeded", "Unknown"],
+        "qosClass": ["BestEffort", "Burstable", "Guaranteed"],
+    },
+    "JobSpec": {
+        "completionMode": ["Indexed", "NonIndexed"],
+        "podReplacementPolicy": ["Failed", "TerminatingOrFailed"],
+    },
+    "ServiceSpec": {
+        "type": ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        "sessionAffinity": ["ClientIP", "None"],
+        "externalTrafficPolicy": ["Cluster", "Local"],
+        "internalTrafficPolicy": ["Cluster", "Local"],
+        "ipFamilyPolicy": ["PreferDualStack", "RequireDualStack", "SingleStack"],
+    },
+    "ServicePort": {"protocol": ["SCTP", "TCP", "UDP"]},
+    "PriorityClass": {"preemptionPolicy": ["Never", "PreemptLowerPriority"]},
 }
 
 DOCS: dict[str, dict[str, str]] = {

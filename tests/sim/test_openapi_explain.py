@@ -19,6 +19,7 @@ async def test_explain_job_spec_lists_typed_described_fields(api_kubeconfig: Pat
     assert "  template\t<PodTemplateSpec> -required-\n" in out
     assert "  backoffLimit\t<integer>\n    Retries before the Job is marked failed." in out
     assert "  suspend\t<boolean>\n" in out
+    assert "  completionMode\t<string>\n  enum: Indexed, NonIndexed\n" in out
     assert "<no description>" not in out
 
 
@@ -80,10 +81,11 @@ def test_descriptions_name_only_fields_of_the_schema_table() -> None:
         for field in fields
         if field and field not in schema.TYPES.get(type_name, {})
     ]
-    stray += [
-        f"{type_name}.{field}"
-        for type_name, fields in openapi_docs.REQUIRED.items()
-        for field in fields
-        if field not in schema.TYPES.get(type_name, {})
-    ]
+    for table in (openapi_docs.REQUIRED, openapi_docs.ENUMS):
+        stray += [
+            f"{type_name}.{field}"
+            for type_name, fields in table.items()
+            for field in fields
+            if field not in schema.TYPES.get(type_name, {})
+        ]
     assert stray == []
