@@ -77,18 +77,34 @@ def json_patch(original: dict[str, Any], body: Any) -> dict[str, Any]:
 
 
 def _failure(operation: dict[str, Any], doc: Any, exc: Exception) -> str:
-    """`testing value /spec/x failed: found "a", expected "b"`: the path and values in JSON."""
-    op, path = operation.get("op"), operation.get("path", "")
-    if op != "test":
-        return f"{op} operation at {path} failed: {exc}"
-    try:
+    """Why an operation failed, naming its path and, for `test`, both values in JSON:
+    `testing value /spec/x failed: found "a", expected "b"`."""
+    op, path, source = operation.get("op"), operation.get("path", ""), operation.get("from")
+    if op == "test":
+        if _missing(doc, path):
+            return f"testing value {path} failed: the path does not exist"
         found = jsonpatch.JsonPointer(path).resolve(doc)
+        return (
+            f"testing value {path} failed: found {_json(found)}, "
+            f"expected {_json(operation.get('value'))}"
+        )
+    if op in ("remove", "replace") and _missing(doc, path):
+        reason = "the path does not exist"
+    elif op in ("move", "copy") and isinstance(source, str) and _missing(doc, source):
+        reason = f"the path {source} to {op} from does not exist"
+    elif _missing(doc, path.rpartition("/")[0]):
+        reason = "its parent does not exist"
+    else:
+        reason = str(exc)
+    return f"{op} operation at {path} failed: {reason}"
+
+
+def _missing(doc: Any, path: str) -> bool:
+    try:
+        jsonpatch.JsonPointer(path).resolve(doc)
     except jsonpatch.JsonPointerException:
-        return f"testing value {path} failed: the path does not exist"
-    return (
-        f"testing value {path} failed: found {_json(found)}, "
-        f"expected {_json(operation.get('value'))}"
-    )
+        return True
+    return False
 
 
 def _json(value: Any) -> str:

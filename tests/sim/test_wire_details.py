@@ -78,6 +78,14 @@ async def test_failed_json_patch_test_names_the_path_and_values(
         'The request is invalid: testing value /metadata/labels/colour failed: found "blue", '
         'expected "green"'
     )
+    ops = '[{"op": "remove", "path": "/metadata/labels/size"}]'
+    code, _, err = await run_kubectl(
+        api_kubeconfig, "patch", "pod", "p", "-n", namespace, "--type=json", "-p", ops
+    )
+    assert (code, err.strip()) == (
+        1, "The request is invalid: remove operation at /metadata/labels/size failed: the path "
+        "does not exist"
+    )  # fmt: skip
 
 
 async def test_exec_attach_and_port_forward_are_refused_with_a_status(
