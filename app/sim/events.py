@@ -1,5 +1,8 @@
 """core/v1 Events as the controllers and the kubelet record them (client-go's EventRecorder).
 
+Recording never fails the caller: an event the API server refuses (its namespace is being
+deleted) is dropped, as client-go's broadcaster drops it.
+
 Like client-go's EventCorrelator, an event identical to one recorded in the last 10 minutes
 (same source, involved object and field path, type, reason and message) is not created again:
 the existing one gets ``count + 1`` and a new ``lastTimestamp``. A crash-looping container or an
@@ -8,6 +11,7 @@ unschedulable pod therefore keeps one Event with a growing count instead of floo
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -19,6 +23,8 @@ from app.sim.errors import ApiError
 
 if TYPE_CHECKING:
     from app.sim.store import Store
+
+log = logging.getLogger(__name__)
 
 # client-go record: maxIntervalInSeconds of the correlator's cache.
 AGGREGATE_WINDOW = 600.0
@@ -95,7 +101,11 @@ class EventRecorder:
             "reportingComponent": component,
             "reportingInstance": host,
         }
-        self.store.create("events", namespace, event)
+        try:
+            self.store.create("events", namespace, event)
+        except ApiError as exc:  # e.g. the namespace is terminating: the recorder only logs
+            log.debug("event %s about %s not recorded: %s", reason, ref["name"], exc)
+            return
         self._remember(key, name)
 
     def _bump(self, key: _Key) -> bool:

@@ -120,8 +120,7 @@ class PodWorker:
             if run.process is not None and (
                 run.process.returncode is None or sig == signal.SIGKILL
             ):
-                if sig == signal.SIGTERM and not run.killed_by_us:
-                    self._event(run, "Killing", f"Stopping container {run.name}")
+                stopping = sig == signal.SIGTERM and not run.killed_by_us
                 run.killed_by_us = True
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     # Like containerd: the stop signal goes to the container's first process,

@@ -135,3 +135,27 @@ async def test_container_that_cannot_start_crash_loops_in_a_running_pod(
 
     await eventually(shown)
     await kubectl(live_kubeconfig, "delete", "pod", "broken", "-n", live_namespace)
+
+
+async def test_deleting_the_namespace_stops_its_running_pods(
+    live_cluster: SimCluster, live_kube: client.ApiClient, live_kubeconfig: Path
+) -> None:
+    """Events about the pods of a terminating namespace are refused; the pods still stop, even
+    one that ignores SIGTERM (SIGKILL after its grace period)."""
+    core = client.CoreV1Api(live_kube)
+    await core.create_namespace({"metadata": {"name": "leaving"}})
+    stubborn = _pod("busy", ["sh", "-c", "trap '' TERM; sleep 30"])
+    await core.create_namespaced_pod("leaving", stubborn)
+
+    async def running() -> bool:
+        pod = await core.read_namespaced_pod("busy", "leaving")
+        return pod.status.phase == "Running"
+
+    await eventually(running)
+    await kubectl(live_kubeconfig, "delete", "namespace", "leaving", "--wait=false")
+
+    async def gone() -> bool:
+        names = await kubectl(live_kubeconfig, "get", "namespaces", "-o", "name")
+        return "namespace/leaving" not in names.split()
+
+    await eventually(gone)  # well before the container's own 30 s are up
