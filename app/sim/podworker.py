@@ -129,6 +129,8 @@ class PodWorker:
                         os.killpg(run.process.pid, sig)
                     else:
                         os.kill(run.process.pid, sig)
+                if stopping:
+                    self._event(run, "Killing", f"Stopping container {run.name}")
 
     def _signal_sidecars_once(self) -> None:
         """The stop signal reaches each native sidecar once, in reverse order, as the kubelet
