@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.config import load_settings
+from app.dev_isolation import Isolation, isolate
 from app.observability.console import configure_dev_logging
 from app.server import create_app
 from app.serving import run, server_config, tune_gc
@@ -53,6 +54,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
     )
     database = settings.resolved_database_url
     token = await _prepare_database(database, data_dir, LOST)
+    isolation = isolate(data_dir, settings.sidecar_image)
     server: SignalFreeServer | None = None
     stopping: list[int] = []
 
@@ -62,7 +64,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
             server.handle_exit(sig, None)
 
     with stop_signals(on_stop):
-        cluster = SimCluster(port=0, config_path=None, workdir=workdir)
+        cluster = SimCluster(port=0, config_path=None, workdir=workdir, run_as=isolation.policy)
         try:
             await cluster.start()
             cluster.write_kubeconfig(kubeconfig)
@@ -78,7 +80,7 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
                 access_log=False,
             )
             server = SignalFreeServer(config)
-            _announce(settings.namespace, data_dir, database, port, token, open_browser)
+            _announce(settings.namespace, data_dir, database, port, token, isolation, open_browser)
             tune_gc()
             if not stopping:
                 await server.serve()
@@ -88,7 +90,13 @@ async def _run(data_dir: Path, port: int, open_browser: bool, shutdown_grace: fl
 
 
 def _announce(
-    namespace: str, data_dir: Path, database: str, port: int, token: str, open_browser: bool
+    namespace: str,
+    data_dir: Path,
+    database: str,
+    port: int,
+    token: str,
+    isolation: Isolation,
+    open_browser: bool,
 ) -> None:
     url = f"http://127.0.0.1:{port}/graphql"
     print(
@@ -98,6 +106,7 @@ def _announce(
         f'  headers:    {{"Authorization": "Bearer {token}"}}\n'
         f"  kubectl:    {kubectl_command(data_dir / 'kubeconfig', namespace)}\n"
         f"  database:   {database}\n"
+        f"  runs:       {isolation.summary}\n"
         "  mail:       invitation and password-reset links are printed here; they open a page\n"
         "              of this server that completes them\n",
         flush=True,

@@ -16,6 +16,7 @@ import yaml
 
 from app.sim.access import Access
 from app.sim.faults import Faults
+from app.sim.runas import RunAsPolicy
 from app.sim.server import ApiServer, LogSource, ServerStats, build_app
 from app.sim.signals import SignalFreeServer
 from app.sim.store import Store
@@ -33,7 +34,11 @@ class Controllers(Protocol):
 
 
 def _build_controllers(
-    store: Store, config_path: Path | None, workdir: Path, time_factor: float | None
+    store: Store,
+    config_path: Path | None,
+    workdir: Path,
+    time_factor: float | None,
+    run_as: RunAsPolicy | None = None,
 ) -> Controllers | None:
     """The controllers of app.sim.controllers; None where that module is not available."""
     try:
@@ -44,6 +49,8 @@ def _build_controllers(
     config = load_config(config_path)
     if time_factor is not None:
         config = dataclasses.replace(config, time_factor=time_factor)
+    if run_as is not None:
+        config = dataclasses.replace(config, run_as=run_as)
     controllers: Controllers = build_controllers(store, config, workdir)
     return controllers
 
@@ -67,6 +74,7 @@ class SimCluster:
         store: Store | None = None,
         denied: Iterable[str] = (),
         time_factor: float | None = None,
+        run_as: RunAsPolicy | None = None,
     ) -> None:
         self.port = port
         self.store = store or Store()
@@ -74,7 +82,7 @@ class SimCluster:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="walkai-sim-"))
         self.controllers = (
-            _build_controllers(self.store, config_path, self.workdir, time_factor)
+            _build_controllers(self.store, config_path, self.workdir, time_factor, run_as)
             if controllers
             else None
         )

@@ -38,6 +38,7 @@ from app.domain.mig import (
 
 # The geometry lives in the pure domain module; these names stay importable from here.
 from app.domain.mig import GEOMETRY as _GEOMETRY  # noqa: F401
+from app.sim.runas import RunAsPolicy
 
 DEFAULT_MIG_PREFIX = "nvidia.com/mig-"
 
@@ -77,6 +78,8 @@ class SimConfig:
     image_entrypoints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Multiplies the cluster's own back-off delays (see app.sim.timing); 1.0 is real time.
     time_factor: float = 1.0
+    # Which host users containers run as when the kubelet is root (app.sim.runas; None: its own).
+    run_as: RunAsPolicy | None = None
 
     def mig_resource(self, profile: str) -> str:
         """The extended-resource name pods request for ``profile``."""

@@ -131,9 +131,12 @@ class PodConfig:
             path = volumes_dir / name
             path.mkdir(parents=True, exist_ok=True)
             self.volume_dirs[name] = path
-            for source in SOURCES:
-                if source.volume in volume:
-                    self._write_files(source, name, volume[source.volume], path)
+            files = [source for source in SOURCES if source.volume in volume]
+            for source in files:
+                self._write_files(source, name, volume[source.volume], path)
+            # As the kubelet makes them: an emptyDir (or claim) is writable by whatever user the
+            # containers run as, a Secret's or ConfigMap's files readable.
+            path.chmod(0o755 if files else 0o777)
 
     def _write_files(
         self, source: Source, volume: str, spec: Mapping[str, Any], path: Path

@@ -21,6 +21,7 @@ from app.sim.events import container_path
 from app.sim.podconfig import ConfigError, PodConfig, expand, rewrite_paths
 from app.sim.podlogs import LogWriter
 from app.sim.podstatus import ContainerRun, PodState, running_phase, status_writer
+from app.sim.runas import become, hand_over, image_name, run_as
 from app.sim.store import now_rfc3339
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ class PodWorker:
         args = list(run.spec.get("args") or [])
         if not command:
             image = str(run.spec.get("image", ""))
-            entrypoint = self.kubelet.config.image_entrypoints.get(_image_name(image))
+            entrypoint = self.kubelet.config.image_entrypoints.get(image_name(image))
             command = list(entrypoint or [])
         argv = [rewrite_paths(expand(part, env), mounts) for part in command + args]
         return argv
@@ -303,6 +304,13 @@ class PodWorker:
                     return False
         argv = self._argv(run, env, mounts)
         workdir = self._workdir(run, mounts)
+        user = run_as(self.kubelet.config.run_as, self.pod, run.spec)
+        switch: dict[str, Any] = {}
+        if user is not None:
+            hand_over(Path(workdir), user)
+            if env.get("HOME") == os.environ.get("HOME"):
+                env["HOME"] = workdir  # the kubelet's own home is not the container's
+            switch = {"preexec_fn": become(user)}
         log_path = self.dir / "logs" / run.name / f"{run.restart_count}.log"
         run.writer = LogWriter(log_path)
         run.logs.append(log_path)
@@ -328,6 +336,7 @@ class PodWorker:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                **switch,
             )
         except OSError as exc:
             detail = (
@@ -476,14 +485,6 @@ class PodWorker:
             self.pod, reason, message, type_=type_, component="kubelet", host=self.node,
             field_path=container_path(self.pod, run.name) if run is not None else "",
         )  # fmt: skip
-
-
-def _image_name(image: str) -> str:
-    """The image reference without tag or digest."""
-    name = image.split("@", 1)[0]
-    if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    return name
 
 
 async def _pump(stream: asyncio.StreamReader, writer: LogWriter, name: bytes) -> None:
