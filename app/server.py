@@ -41,7 +41,7 @@ from app.observability.metrics import (
 from app.services.inputs import upload_open
 from app.services.platform import Platform
 from app.services.run_access import scope_resolver
-from app.sidecar.broker import broker_routes
+from app.sidecar.broker import MAX_MANIFEST_BYTES, broker_routes
 from app.storage.local import LocalObjectStore
 from app.storage.routes import storage_routes
 
@@ -163,7 +163,9 @@ def create_app(settings: Settings, platform: Platform | None = None) -> Starlett
         lifespan=lifespan,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(BodySizeLimit, paths=("/graphql",)),
+            Middleware(BodySizeLimit, prefixes=("/graphql",)),
+            # The largest sidecar body is a run's manifest.
+            Middleware(BodySizeLimit, max_bytes=MAX_MANIFEST_BYTES, prefixes=("/sidecar/",)),
         ],
     )
     app.state.platform = platform

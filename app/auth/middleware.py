@@ -12,17 +12,18 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Refuse (413) request bodies over `max_bytes` on the given paths, declared or streamed."""
+    """Refuse (413) request bodies over `max_bytes` on paths starting with one of `prefixes`,
+    declared or streamed, before anything reads them whole."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = MAX_BODY, paths: tuple[str, ...] = ()
+        self, app: ASGIApp, max_bytes: int = MAX_BODY, prefixes: tuple[str, ...] = ()
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.paths = paths
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.paths and scope["path"] not in self.paths):
+        if scope["type"] != "http" or not str(scope["path"]).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -14,6 +14,7 @@ import pytest
 import websockets
 
 from app.db.models import Job
+from app.sidecar.broker import MAX_MANIFEST_BYTES
 from app.sidecar.credentials import outputs_prefix
 from tests.api.operations import CREATE_JOB
 from tests.artifacts.flows import submit
@@ -252,3 +253,26 @@ async def test_a_malformed_id_is_a_user_error_of_its_field_in_every_mutation(
     if fields is not None:
         assert fields <= named, errors
         assert any(e["code"] == "NOT_FOUND" for e in errors if e["field"] in fields), errors
+
+
+async def test_sidecar_bodies_over_the_manifest_limit_are_refused_before_they_are_read(
+    api: Api,
+) -> None:
+    """A streamed body past the largest the broker takes is a clear 413 (the limit stops
+    reading it there), not a 500 or a dropped connection."""
+    run = node_uuid(await submit(api, "print('x')"))
+    token = api.platform.run_tokens.issue(run)
+
+    chunk = b" " * (1 << 20)
+
+    async def endless():  # type: ignore[no-untyped-def]
+        for _ in range(2 * MAX_MANIFEST_BYTES // len(chunk)):
+            yield chunk
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        streamed = await http.put(
+            f"{api.base_url}/sidecar/v1/manifest",
+            content=endless(),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert streamed.status_code == 413
