@@ -137,6 +137,9 @@ async def profile(api: Api, data: ContractData) -> None:
     assert me.user is not None
     shown = await me.gql(operation("Profile"))
     assert shown["viewer"]["email"] == me.user.email
+    # A new account: nothing used yet, no storage kept.
+    assert shown["viewer"]["usage"]["slicesInUse"] == 0
+    assert shown["viewer"]["storage"]["usedBytes"] == 0
     (token,) = shown["accessTokens"]
     assert token["name"] == "tests" and token["createdAt"] and token["prefix"]
 
