@@ -52,9 +52,18 @@ async def outputs_state(
 ) -> OutputsState:
     """The outputs' status of a run (`finished`: its status is final; `ran`: it had a pod);
     the manifest is read only once the run has ended."""
-    manifest = await read_manifest(store, run_id) if finished else None
+    if not finished:
+        return live_outputs_state(tracker, run_id, ran=ran)
+    manifest = await read_manifest(store, run_id)
     pod = _newest_pod(tracker, run_id)
     return derive_outputs(finished, sidecar_state(pod), manifest, ran=ran)
+
+
+def live_outputs_state(
+    tracker: RunTracker | None, run_id: str, *, ran: bool = True
+) -> OutputsState:
+    """The outputs' status of a run that has not ended: from its pod alone, without I/O."""
+    return derive_outputs(False, sidecar_state(_newest_pod(tracker, run_id)), None, ran=ran)
 
 
 async def settle_outputs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, NewType
 
@@ -13,7 +14,7 @@ from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.errors import PublicError
 from app.graphql.pagination import decode_cursor, encode_cursor, page_size
-from app.services.outputs import list_artifacts, outputs_state
+from app.services.outputs import list_artifacts, live_outputs_state, outputs_state
 from app.sidecar.credentials import outputs_prefix
 from app.storage.base import InvalidKey, ObjectInfo
 
@@ -96,14 +97,22 @@ class ArtifactConnection(relay.Connection[ArtifactType]):  # type: ignore[type-v
     """Artifacts in path order."""
 
 
-async def resolve_outputs(info: Info, run: RunType) -> RunOutputsType:
-    """`Run.outputsStatus`: what was recorded once settled, else what the pod shows now."""
+def resolve_outputs(info: Info, run: RunType) -> RunOutputsType | Awaitable[RunOutputsType]:
+    """`Run.outputsStatus`: what was recorded once settled, else what the pod shows now. Only
+    an ended run's unsettled outputs need I/O (the manifest): the rest is answered at once, so
+    a status change published to many subscribers is executed once for all of them."""
     if run.outputs is not None and run.outputs.status.settled:
         return RunOutputsType(status=run.outputs.status, message=run.outputs.message)
     platform = info.context.platform
-    state = await outputs_state(
-        platform.store, platform.tracker, run.id, run.status.terminal, ran=run.ran
-    )
+    if not run.status.terminal:
+        state = live_outputs_state(platform.tracker, run.id, ran=run.ran)
+        return RunOutputsType(status=state.status, message=state.message)
+    return _read_outputs(info, run)
+
+
+async def _read_outputs(info: Info, run: RunType) -> RunOutputsType:
+    platform = info.context.platform
+    state = await outputs_state(platform.store, platform.tracker, run.id, True, ran=run.ran)
     return RunOutputsType(status=state.status, message=state.message)
 
 

@@ -133,7 +133,7 @@ class RunSubscriptions:
                 for changed in batch:
                     if changed.version > version:
                         run, version = changed, changed.version
-                        yield RunType.from_model(run)
+                        yield RunType.for_event(run)
                         if _over(run):
                             break
 
@@ -148,4 +148,4 @@ class RunSubscriptions:
                     continue  # a dashboard refetches its lists; newer changes keep coming
                 for run in batch:
                     if can_see_run(info.context.viewer, run):
-                        yield RunType.from_model(run)
+                        yield RunType.for_event(run)

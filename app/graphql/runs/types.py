@@ -148,6 +148,21 @@ class RunType(relay.Node):
     run_command: strawberry.Private[list[str] | None]
     run_args: strawberry.Private[list[str] | None]
     run_env: strawberry.Private[list[dict[str, str]] | None]
+    # Set on a published change (`for_event`): its executed result is kept there for every
+    # subscriber asking for the same fields (`app.graphql.execution`); not in the schema.
+    shared: strawberry.Private[dict[Any, Any] | None] = None
+
+    @classmethod
+    def for_event(cls, run: Run) -> RunType:
+        """Wrap a published change of a run: every subscriber gets the same object (the hub
+        hands them all the same `Run`), so its execution is shared. Kept per version: a writer
+        may change and publish the same `Run` object again."""
+        version, wrapped = getattr(run, "_published_as", (None, None))
+        if version != run.version or not isinstance(wrapped, RunType):
+            wrapped = cls.from_model(run)
+            wrapped.shared = {}
+            run._published_as = (run.version, wrapped)
+        return wrapped
 
     @classmethod
     def from_model(cls, run: Run) -> RunType:
@@ -219,12 +234,12 @@ class RunType(relay.Node):
         return [RunEventType.from_model(e) for e in events]
 
     @strawberry.field(description="Whether the run's outputs are safe in object storage.")
-    async def outputs_status(
+    def outputs_status(
         self, info: Info
     ) -> Annotated[RunOutputsType, strawberry.lazy("app.graphql.artifacts.types")]:
         from app.graphql.artifacts.types import resolve_outputs
 
-        return await resolve_outputs(info, self)
+        return resolve_outputs(info, self)  # type: ignore[return-value]  # or its awaitable
 
     @strawberry.field(description="Files the run wrote to its output directory, in path order.")
     async def artifacts(
