@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.db.log_models import LogLine
-from app.services.log_cap import cut_notice
+from app.services.logs.cap import cut_notice
 from tests.logs.conftest import (
     download,
     expected,

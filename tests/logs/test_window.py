@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.services import logs as logs_module
-from app.services.logs import LogBatch, StoredLine, _RunLog
+from app.services.logs import LogBatch, StoredLine, _RunLog, publish
 from tests.logs.conftest import expected, printing, start_run, wait_status
 from tests.support.api import Api
 from tests.support.graphql import node_uuid
@@ -24,7 +23,7 @@ def _batch(first: int, size: int) -> LogBatch:
 def test_the_window_answers_cursors_it_reaches_and_only_those(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(logs_module, "WINDOW_LINES", 250)
+    monkeypatch.setattr(publish, "WINDOW_LINES", 250)
     run = _RunLog(next_seq=0)
     batches = [_batch(1 + 100 * i, 100) for i in range(5)]  # seq 1..500
     for batch in batches:
