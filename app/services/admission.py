@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from tortoise.expressions import F
@@ -367,8 +368,10 @@ class AdmissionLoop(LeaderTask):
         }
         try:
             await self._batch.patch_namespaced_job(kube_job_name(row.id), self._namespace, body)
-        except ApiException as exc:
-            log.warning("admitting run %s failed: %s %s", row.id, exc.status, exc.reason)
+        except (ApiException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # Refused, or the API server unreachable: back to the queue, or the run would stay
+            # admitted while its Job stays suspended, and no pass would look at it again.
+            log.warning("admitting run %s failed: %r", row.id, exc)
             await Run.filter(id=row.id).update(admitted_at=None, version=F("version") + 1)
         await self._publish(row.id)
 
