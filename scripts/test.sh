@@ -45,13 +45,12 @@ step "ruff check" ruff check .
 step "ruff format" ruff format --check .
 step "mypy" mypy app
 # Tortoise binds one SQL dialect per process, so each database backend is a run of its own:
-# the whole suite on SQLite, then every test that uses the API (marker `database`) on PostgreSQL.
-run_pytest() {
-    local name="$1"
-    shift
-    local code=0
-    echo "==> ${name}" >&2
-    "$@" || code=$?
+# the whole suite on SQLite, and every test that uses the API (marker `database`) on
+# PostgreSQL. The two runs share nothing (ports, clusters and directories are their own) and
+# mostly wait on the simulated cluster's processes, so they run side by side; the PostgreSQL
+# run's output is printed after SQLite's. WALKAI_TEST_SERIAL=1 runs them one after the other.
+record_pytest() {
+    local name="$1" code="$2"
     case ${code} in
         0) ;;
         5)
@@ -61,8 +60,32 @@ run_pytest() {
         *) failed+=("${name} (exit ${code})") ;;
     esac
 }
-run_pytest "pytest (SQLite)" env WALKAI_TEST_DB=sqlite pytest "$@"
-run_pytest "pytest (PostgreSQL)" env WALKAI_TEST_DB=postgres pytest -m database "$@"
+postgres_run() {
+    env WALKAI_TEST_DB=postgres pytest -m database "$@"
+}
+pg_code=0
+if [[ "${WALKAI_TEST_SERIAL:-0}" == "1" ]]; then
+    echo "==> pytest (SQLite)" >&2
+    sqlite_code=0
+    env WALKAI_TEST_DB=sqlite pytest "$@" || sqlite_code=$?
+    echo "==> pytest (PostgreSQL)" >&2
+    postgres_run "$@" || pg_code=$?
+else
+    pg_log="$(mktemp -t walkai-pytest-postgres.XXXXXX)"
+    postgres_run "$@" >"${pg_log}" 2>&1 &
+    pg_pid=$!
+    # Stop it too if this script is interrupted (then PostgreSQL itself is stopped).
+    trap 'kill "${pg_pid}" 2>/dev/null; bash scripts/postgres.sh stop "${WALKAI_TEST_POSTGRES_DIR}"' EXIT
+    echo "==> pytest (SQLite), with pytest (PostgreSQL) alongside" >&2
+    sqlite_code=0
+    env WALKAI_TEST_DB=sqlite pytest "$@" || sqlite_code=$?
+    wait "${pg_pid}" || pg_code=$?
+    echo "==> pytest (PostgreSQL), run alongside" >&2
+    cat "${pg_log}"
+    rm -f "${pg_log}"
+fi
+record_pytest "pytest (SQLite)" "${sqlite_code}"
+record_pytest "pytest (PostgreSQL)" "${pg_code}"
 
 elapsed=$((SECONDS - began))
 if [[ ${#failed[@]} -eq 0 ]]; then
