@@ -47,7 +47,7 @@ JOB_VANISHED = "JobDeleted"
 VANISHED_AFTER = timedelta(seconds=30)
 UNSEEN_VANISHED_AFTER = timedelta(minutes=5)
 # A run ended this long ago whose log is not archived had a pod no replica saw: archive what is
-# stored (app/services/logs.py waits for such a pod's lines until then).
+# stored (app/services/logs/archive.py waits for such a pod's lines until then).
 ARCHIVE_OVERDUE = timedelta(minutes=2)
 # Listing the uploads area costs a request per page: often enough for URLs that live an hour.
 UPLOADS_SWEEP_INTERVAL = 300.0
