@@ -49,6 +49,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", default=None, help="default: WALKAI_API_URL")
     parser.add_argument("--concurrency", type=int, default=8, help="files at a time")
     parser.add_argument("--retries", type=int, default=4, help="retries per file")
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=300,
+        help="seconds a failing file is retried for at least (the API or the store may be"
+        " restarting; the outputs' grace period is longer)",
+    )
 
 
 def _quiet() -> None:
@@ -81,6 +88,7 @@ def _upload(args: argparse.Namespace) -> int:
             wait=not args.no_wait,
             concurrency=args.concurrency,
             retries=args.retries,
+            patience=args.patience,
             stop_file=args.stop_file or _optional_path("WALKAI_STOP_FILE"),
         )
     )
@@ -97,5 +105,6 @@ def _fetch(args: argparse.Namespace) -> int:
             root=Path(_setting(args.input_dir, "WALKAI_INPUT_DIR")),
             concurrency=args.concurrency,
             retries=args.retries,
+            patience=args.patience,
         )
     )

@@ -32,13 +32,26 @@ _PLAN_BATCH = 200
 class BrokerError(Exception):
     """The broker or the store answered with an error another attempt may fix."""
 
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error says the API or the store is unreachable or unavailable for now (a
+    restart, an outage): worth retrying for longer than a few attempts."""
+    if isinstance(exc, BrokerError):
+        return exc.status >= 500 or exc.status in (408, 429)
+    return isinstance(exc, httpx.TransportError | OSError | TimeoutError)
+
 
 def _check(response: httpx.Response) -> None:
     if response.status_code in (401, 403):
         raise PermissionError(f"{response.status_code}: {response.text[:200]}")
     if response.status_code >= 400:
         raise BrokerError(
-            f"{response.request.method} answered {response.status_code}: {response.text[:200]}"
+            f"{response.request.method} answered {response.status_code}: {response.text[:200]}",
+            response.status_code,
         )
 
 
@@ -197,7 +210,7 @@ async def _read(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
         while left > 0:
             chunk = await asyncio.to_thread(file.read, min(_CHUNK, left))
             if not chunk:
-                raise BrokerError(f"{path} shrank while it was uploaded")
+                raise BrokerError(f"{path} shrank while it was uploaded", 0)
             left -= len(chunk)
             yield chunk
     finally:

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.sidecar.client import BrokerClient
+from app.sidecar.client import BrokerClient, unavailable
 from app.storage.base import ObjectInfo
 from app.storage.sync import Job, TransferError, run_all
 
@@ -31,7 +31,12 @@ def _download(client: BrokerClient, key: str, target: Path, size: int) -> Job:
 
 
 async def fetch_inputs(
-    client: BrokerClient, root: Path, *, concurrency: int = 8, retries: int = 3
+    client: BrokerClient,
+    root: Path,
+    *,
+    concurrency: int = 8,
+    retries: int = 3,
+    patience: float = 0.0,
 ) -> int:
     """Download every file of every input of the run under `root`; returns the byte count."""
     jobs: dict[str, Job] = {}
@@ -40,16 +45,33 @@ async def fetch_inputs(
         for file in entry["files"]:
             target = base.joinpath(*file["path"].split("/"))
             jobs[file["key"]] = _download(client, file["key"], target, file["size"])
-    done = await run_all(jobs, concurrency=concurrency, retries=retries, backoff=0.5)
+    done = await run_all(
+        jobs,
+        concurrency=concurrency,
+        retries=retries,
+        backoff=0.5,
+        patience=patience,
+        patient=unavailable,
+    )
     return sum(info.size for info in done)
 
 
-async def run_fetch(*, api_url: str, token: str, root: Path, concurrency: int, retries: int) -> int:
+async def run_fetch(
+    *,
+    api_url: str,
+    token: str,
+    root: Path,
+    concurrency: int,
+    retries: int,
+    patience: float = 0.0,
+) -> int:
     """The command: fetch, log, and exit non-zero if any file is missing."""
     root.mkdir(parents=True, exist_ok=True)
     async with BrokerClient(api_url, token) as client:
         try:
-            size = await fetch_inputs(client, root, concurrency=concurrency, retries=retries)
+            size = await fetch_inputs(
+                client, root, concurrency=concurrency, retries=retries, patience=patience
+            )
         except TransferError as exc:
             for name, error in exc.failures.items():
                 log.error("not fetched: %s (%r)", name, error)

@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.sidecar.client import BrokerClient
+from app.sidecar.client import BrokerClient, unavailable
 from app.sidecar.credentials import outputs_prefix
 from app.storage.sync import (
     TransferError,
     guess_content_type,
     regular_files,
+    retrying,
     upload_directory,
 )
 
@@ -80,15 +81,21 @@ async def upload_outputs(
     concurrency: int = 8,
     retries: int = 3,
     backoff: float = 0.5,
+    patience: float = 0.0,
 ) -> UploadReport:
-    """Upload `root` under the run's outputs prefix, then store and return the manifest."""
+    """Upload `root` under the run's outputs prefix, then store and return the manifest.
+
+    Failed transfers are retried for `patience` seconds at least: the API (the broker, and
+    the local store) may be restarting, the object store down for a while."""
     started = datetime.now(UTC)
+    until = time.monotonic() + patience
     prefix = outputs_prefix(run_id)
     await client.prepare(await asyncio.to_thread(_planned, root, prefix))
     try:
         done = await upload_directory(
-            client, root, prefix, concurrency=concurrency, retries=retries, backoff=backoff
-        )
+            client, root, prefix, concurrency=concurrency, retries=retries, backoff=backoff,
+            patience=patience, patient=unavailable,
+        )  # fmt: skip
         failed: dict[str, BaseException] = {}
     except TransferError as exc:
         done, failed = sorted(exc.done, key=lambda info: info.key), exc.failures
@@ -110,7 +117,8 @@ async def upload_outputs(
         "bytes": sum(info.size for info in done),
         "failed": [{"path": path, "error": repr(error)} for path, error in sorted(failed.items())],
     }
-    await client.put_manifest(json.dumps(manifest).encode())
+    body = json.dumps(manifest).encode()
+    await retrying(lambda: client.put_manifest(body), retries=retries, backoff=backoff, until=until)
     return UploadReport(manifest)
 
 
@@ -135,6 +143,7 @@ async def run_upload(
     wait: bool,
     concurrency: int,
     retries: int,
+    patience: float = 0.0,
     stop_file: Path | None = None,
 ) -> int:
     """The command: wait for the main container to end (unless told not to), upload, report."""
@@ -145,7 +154,7 @@ async def run_upload(
     async with BrokerClient(api_url, token) as client:
         try:
             report = await upload_outputs(
-                client, run_id, root, concurrency=concurrency, retries=retries
+                client, run_id, root, concurrency=concurrency, retries=retries, patience=patience
             )
         except Exception:
             log.exception("the outputs could not be uploaded")

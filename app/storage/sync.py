@@ -13,13 +13,20 @@ import mimetypes
 import os
 import random
 import stat
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from app.storage.base import InvalidKey, ObjectInfo, ObjectStore, validate_prefix
 
 Job = Callable[[], Awaitable[ObjectInfo]]
+T = TypeVar("T")
+# Which errors are worth `patience` (an outage), beyond the few retries any error gets.
+Patient = Callable[[BaseException], bool]
+
+# The longest wait between two attempts, however many failed.
+MAX_BACKOFF = 10.0
 
 
 class FileUploader(Protocol):
@@ -54,13 +61,16 @@ async def upload_directory(
     concurrency: int = 8,
     retries: int = 3,
     backoff: float = 0.2,
+    patience: float = 0.0,
+    patient: Patient | None = None,
 ) -> list[ObjectInfo]:
     """Upload every regular file under `root` to `prefix` + its relative path; sorted by key.
 
     Symbolic links are followed only when they end at a regular file inside `root`: a run
     must not be able to publish files of the container that uploads its outputs. FIFOs,
     sockets and devices are skipped (reading them could block forever).
-    Raises `TransferError` when files still fail after `retries` retries.
+    Raises `TransferError` when files still fail after `retries` retries, and after
+    `patience` seconds if `patient(error)` (an outage can last longer than a few retries).
     """
     base = _as_folder(validate_prefix(prefix))
     files = await asyncio.to_thread(regular_files, root)
@@ -74,6 +84,8 @@ async def upload_directory(
         concurrency=concurrency,
         retries=retries,
         backoff=backoff,
+        patience=patience,
+        patient=patient,
     )
     return sorted(done, key=lambda info: info.key)
 
@@ -86,11 +98,14 @@ async def download_prefix(
     concurrency: int = 8,
     retries: int = 3,
     backoff: float = 0.2,
+    patience: float = 0.0,
+    patient: Patient | None = None,
 ) -> list[ObjectInfo]:
     """Download every object under `prefix` to `root` / (key without the prefix).
 
     Keys cannot hold `..` or absolute segments (see `validate_key`), so every file lands
-    under `root`. Raises `TransferError` when objects still fail after `retries` retries.
+    under `root`. Raises `TransferError` when objects still fail after `retries` retries (and
+    `patience` seconds, as `upload_directory`).
     """
     base = _as_folder(validate_prefix(prefix))
     objects: list[ObjectInfo] = []
@@ -116,6 +131,8 @@ async def download_prefix(
         concurrency=concurrency,
         retries=retries,
         backoff=backoff,
+        patience=patience,
+        patient=patient,
     )
     return objects
 
@@ -126,17 +143,25 @@ async def run_all(
     concurrency: int,
     retries: int,
     backoff: float,
+    patience: float = 0.0,
+    patient: Patient | None = None,
 ) -> list[ObjectInfo]:
     """Run every job (named by the file it moves), `concurrency` at a time, each retried with
-    backoff; raise `TransferError` at the end if any still failed."""
+    backoff (errors `patient` accepts: for `patience` seconds from now at least); raise
+    `TransferError` at the end if any still failed."""
     pending = iter(jobs.items())
     done: list[ObjectInfo] = []
     failures: dict[str, BaseException] = {}
+    until = time.monotonic() + patience
 
     async def worker() -> None:
         for name, job in pending:
             try:
-                done.append(await _retry(job, retries=retries, backoff=backoff))
+                done.append(
+                    await retrying(
+                        job, retries=retries, backoff=backoff, until=until, patient=patient
+                    )
+                )
             except Exception as exc:
                 failures[name] = exc
 
@@ -148,18 +173,31 @@ async def run_all(
     return done
 
 
-async def _retry(job: Job, *, retries: int, backoff: float) -> ObjectInfo:
-    for attempt in range(retries + 1):
+async def retrying(
+    job: Callable[[], Awaitable[T]],
+    *,
+    retries: int,
+    backoff: float,
+    until: float = 0.0,
+    patient: Patient | None = None,
+) -> T:
+    """`job()`, tried again after an error another attempt may fix: `retries` times, and after
+    an error `patient` accepts until the monotonic time `until`; exponential backoff with full
+    jitter, capped at MAX_BACKOFF."""
+    attempt = 0
+    while True:
         try:
             return await job()
         except _PERMANENT:
             raise
-        except Exception:
-            if attempt == retries:
+        except Exception as exc:
+            waiting = patient is not None and patient(exc) and time.monotonic() < until
+            if attempt >= retries and not waiting:
                 raise
             # Full jitter, so many workers hitting the same outage do not retry in step.
-            await asyncio.sleep(random.uniform(0, backoff * 2**attempt))
-    raise AssertionError("unreachable")
+            delay = min(backoff * 2 ** min(attempt, 16), MAX_BACKOFF)
+            await asyncio.sleep(random.uniform(0, delay))
+            attempt += 1
 
 
 def guess_content_type(path: Path) -> str | None:
