@@ -34,6 +34,7 @@ class Report:
     seen: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     problems: list[str] = field(default_factory=list)
     faults: int = 0  # faults actually injected (e.g. watches dropped)
+    seconds: float = 0.0  # from the first submission until every check was made
     note: str = ""
 
     @property
@@ -50,7 +51,8 @@ class Report:
         """The report for a person: one line of counts, then each problem."""
         counts = ", ".join(f"{n} {self.seen[n]}/{self.expected[n]}" for n in COUNTS)
         head = f"{self.scenario}: {'held' if self.held else 'NOT HELD'} ({counts} seen/expected"
-        head += f"; {self.faults} faults{'; ' + self.note if self.note else ''})"
+        head += f"; {self.faults} faults; {self.seconds:.1f} s"
+        head += f"{'; ' + self.note if self.note else ''})"
         return "\n".join([head, *(f"  - {p}" for p in self.problems[:40])])
 
     def row(self) -> dict[str, object]:
@@ -59,6 +61,7 @@ class Report:
             "name": self.scenario,
             "counts": {n: [self.expected[n], self.seen[n]] for n in COUNTS},
             "faults": self.faults,
+            "seconds": round(self.seconds, 1),
             "held": self.held,
             "note": "; ".join(self.problems[:3]) or self.note,
         }

@@ -8,9 +8,15 @@ find. `tests/faults/` plays them at `suite` sizes; `bench/faults.py` at `bench` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from tests.faults.apiprocess import ApiProcess, api_process, client_of, lease_holder_pid
+from tests.faults.balancer import balancer
 from tests.faults.report import Report, Size
 from tests.faults.workload import Workload
 from tests.support.api import Api
@@ -29,9 +35,11 @@ class Scenario:
     bench: Size
 
 
-async def play(api: Api, name: str, size: Size, inject: Inject) -> Report:
+async def play(
+    api: Api, name: str, size: Size, inject: Inject, fallback: Sequence[Api] = ()
+) -> Report:
     """Submit the runs, inject the faults once they print, and check what clients find."""
-    work = Workload(api, size, name)
+    work = Workload(api, size, name, fallback=fallback)
     await work.start()
     try:
         await work.printing()
@@ -85,6 +93,67 @@ async def restart_cluster(api: Api, work: Workload) -> int:
     return work.size.faults
 
 
+async def kill_api(api: Api, size: Size) -> Report:
+    """The API, a process of its own, killed with SIGKILL mid-run and started again on the same
+    database; the cluster lives on. The new process waits for the dead one's Lease to expire
+    before it follows logs again (from where they were stored) and admits runs."""
+    with tempfile.TemporaryDirectory(prefix="walkai-faults-") as work:
+        namespace = f"{api.namespace}-killed-{uuid.uuid4().hex[:6]}"
+        async with api_process(api, Path(work), namespace) as process:
+
+            async def inject(_: Api, work: Workload) -> int:
+                for _ in range(size.faults):
+                    await asyncio.sleep(spacing(size))
+                    await process.kill()
+                    await process.start()
+                return process.kills
+
+            client = process.client(api)
+            try:
+                return await play(client, "api-killed", size, inject)
+            finally:
+                await client.close()
+
+
+LOGS_LEASE = "walkai-jobs-logs"
+
+
+async def kill_leader(api: Api, size: Size) -> Report:
+    """Two replicas (processes) behind a load balancer; the one holding the Lease (following
+    logs, admitting runs) killed with SIGKILL mid-run. The other takes over once the Lease
+    expires; clients and sidecars reach it through the balancer."""
+    with tempfile.TemporaryDirectory(prefix="walkai-faults-") as folder:
+        work, namespace = Path(folder), f"{api.namespace}-replicas-{uuid.uuid4().hex[:6]}"
+        async with balancer([]) as lb:
+            url, secret = f"http://127.0.0.1:{lb.port}", uuid.uuid4().hex
+            replicas = [
+                ApiProcess(api, namespace, work, name=name, secret=secret, public_url=url)
+                for name in ("a", "b")
+            ]
+            lb.backends = [replica.port for replica in replicas]
+            client = client_of(api, url)
+            try:
+                await asyncio.gather(*(replica.start() for replica in replicas))
+
+                async def inject(_: Api, work: Workload) -> int:
+                    await asyncio.sleep(spacing(size))
+                    while True:
+                        pid = await lease_holder_pid(api.cluster.url, namespace, LOGS_LEASE)
+                        leader = next((r for r in replicas if r.pid == pid), None)
+                        if leader is not None:
+                            break
+                        assert time.monotonic() < work.deadline, "no replica holds the Lease"
+                        await asyncio.sleep(0.1)
+                    await leader.kill()
+                    return 1
+
+                return await play(client, "leader-killed", size, inject)
+            finally:
+                await client.close()
+                for replica in replicas:
+                    await replica.stop()
+
+
 def _injecting(name: str, inject: Inject) -> Callable[[Api, Size], Awaitable[Report]]:
     async def run(api: Api, size: Size) -> Report:
         return await play(api, name, size, inject)
@@ -120,5 +189,19 @@ SCENARIOS: list[Scenario] = [
         _injecting("cluster-restarted", restart_cluster),
         suite=Size(runs=3, lines=150, faults=2),
         bench=Size(runs=10, lines=1000, faults=10),
+    ),
+    Scenario(
+        "api-killed",
+        "the API process killed with SIGKILL mid-run and restarted on the same database",
+        kill_api,
+        suite=Size(runs=2, lines=150, faults=1),
+        bench=Size(runs=10, lines=1000, faults=3),
+    ),
+    Scenario(
+        "leader-killed",
+        "the Lease-holding replica of two killed with SIGKILL mid-run",
+        kill_leader,
+        suite=Size(runs=2, lines=150, faults=1),
+        bench=Size(runs=10, lines=1000, faults=1),
     ),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,14 @@ query Artifacts($id: ID!, $after: String) {
     artifacts(first: 100, after: $after) {
       edges { node { path size downloadUrl } } pageInfo { hasNextPage endCursor }
     }
+  }
+}"""
+
+OUTPUTS = """
+query Outputs($id: ID!) {
+  run(id: $id) {
+    outputsStatus { status message }
+    logs(last: 5, container: "outputs") { edges { node { text } } }
   }
 }"""
 
@@ -98,41 +107,57 @@ class Followed:
         return events[-1][1] if events else None
 
 
-async def call(api: Api, query: str, variables: dict[str, Any], deadline: float) -> dict[str, Any]:
-    """`data` of a query, retried while the API cannot be reached or answers with errors (it
-    may be restarting) until `deadline`."""
-    while True:
-        try:
-            body = await api.http.execute(query, variables)
-            if not body.get("errors") and body.get("data") is not None:
-                data: dict[str, Any] = body["data"]
-                return data
-            problem = str(body.get("errors"))
-        except (*DROPPED, ValueError) as exc:
-            problem = repr(exc)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{query.split('(')[0].strip()}: {problem}")
-        await asyncio.sleep(0.2)
-
-
 class Workload:
     """`size.runs` runs of `command(size)`, each followed by a `runStatus` client from its
-    creation on."""
+    creation on. Clients call `api`; when it cannot be reached, the next of `fallback` (as a
+    load balancer would send them to another replica)."""
 
-    def __init__(self, api: Api, size: Size, name: str, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        api: Api,
+        size: Size,
+        name: str,
+        timeout: float | None = None,
+        fallback: Sequence[Api] = (),
+    ) -> None:
+        self.targets = [api, *fallback]
         self.api = api
         self.size = size
         self.report = Report(name, size)
         # Under the suite's 120 s per test, so a stuck run is reported rather than timed out.
         timeout = timeout or 45 + 3 * size.lines * size.pause
-        self.deadline = time.monotonic() + timeout
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
         self.runs: list[Followed] = []
+
+    def failover(self, failed: Api) -> None:
+        """`failed` could not be reached: clients call the next replica from now on."""
+        if self.api is failed:
+            self.api = self.targets[(self.targets.index(failed) + 1) % len(self.targets)]
+
+    async def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """`data` of a query, retried while the API cannot be reached or answers with errors
+        (it may be restarting) until the deadline."""
+        while True:
+            api = self.api
+            try:
+                body = await api.http.execute(query, variables)
+                if not body.get("errors") and body.get("data") is not None:
+                    data: dict[str, Any] = body["data"]
+                    return data
+                problem = str(body.get("errors"))
+            except (*DROPPED, ValueError) as exc:
+                problem = repr(exc)
+                self.failover(api)
+            if time.monotonic() > self.deadline:
+                raise AssertionError(f"{query.split('(')[0].strip()}: {problem}")
+            await asyncio.sleep(0.2)
 
     async def start(self) -> None:
         """Submit every run and start following it."""
         for _ in range(self.size.runs):
             variables = {"input": _job(self.size)}
-            payload = (await call(self.api, CREATE_JOB, variables, self.deadline))["createJob"]
+            payload = (await self.call(CREATE_JOB, variables))["createJob"]
             assert payload["userErrors"] == [], payload["userErrors"]
             run = Followed(payload["run"]["id"])
             run.task = asyncio.create_task(self._follow_status(run))
@@ -148,8 +173,9 @@ class Workload:
         while time.monotonic() < self.deadline:
             events: list[tuple[int, str, str | None]] = []
             run.connections.append(events)
+            api = self.api
             try:
-                async with self.api.subscribe(RUN_STATUS, {"runId": run.id}) as sub:
+                async with api.subscribe(RUN_STATUS, {"runId": run.id}) as sub:
                     while True:
                         left = self.deadline - time.monotonic()
                         item = await asyncio.wait_for(sub.next(), max(left, 0.01))
@@ -159,6 +185,7 @@ class Workload:
                         event = item["runStatus"]
                         events.append((event["statusVersion"], event["status"], event["reason"]))
             except DROPPED:
+                self.failover(api)
                 await asyncio.sleep(0.1)
             except TimeoutError:
                 return
@@ -166,15 +193,20 @@ class Workload:
     async def finish(self) -> Report:
         """Wait for every run to end and its clients to complete; then count everything."""
         await asyncio.gather(*(run.task for run in self.runs if run.task is not None))
+        ended = time.monotonic() - self.started
         for run in self.runs:
             await self._check(run)
+        self.report.seconds = time.monotonic() - self.started
+        self.report.note = f"runs ended after {ended:.1f} s" + (
+            f"; {self.report.note}" if self.report.note else ""
+        )
         return self.report
 
     async def _check(self, run: Followed) -> None:
         report, size = self.report, self.size
         if not run.completed:
             report.problems.append(f"{run.id}: runStatus did not complete (last: {run.status})")
-        facts = (await call(self.api, TIMELINE, {"id": run.id}, self.deadline))["run"]
+        facts = (await self.call(TIMELINE, {"id": run.id}))["run"]
         ok = facts["status"] == "COMPLETED" and facts["exitCode"] == 0
         report.count("runs", 1, int(ok))
         if not ok:
@@ -190,7 +222,8 @@ class Workload:
         files = await self._artifacts(run.id)
         report.count("artifacts", len(written(size)), len(files))
         if files != written(size):
-            report.problems.append(f"{run.id}: artifacts {files} != {written(size)}")
+            why = await self._outputs(run.id)
+            report.problems.append(f"{run.id}: artifacts {files} != {written(size)}; {why}")
 
     def _check_transitions(self, run: Followed, timeline: list[dict[str, Any]]) -> None:
         """The timeline walks the state machine forward from SUBMITTED to COMPLETED, each entry a
@@ -238,24 +271,32 @@ class Workload:
         `runLogs` subscription says every line was sent."""
         after: str | None = None
         while time.monotonic() < self.deadline:
+            api = self.api
             try:
-                async with self.api.subscribe(RUN_LOGS, {"runId": run_id, "after": after}) as sub:
+                async with api.subscribe(RUN_LOGS, {"runId": run_id, "after": after}) as sub:
                     while (batch := await sub.next()) is not None:
                         after = batch["runLogs"]["endCursor"] or after
                 break
             except DROPPED:
+                self.failover(api)
                 await asyncio.sleep(0.1)
         else:
             self.report.problems.append(f"{run_id}: runLogs did not complete")
         texts: list[str] = []
         after = None
         while True:
-            data = await call(self.api, LOGS, {"id": run_id, "after": after}, self.deadline)
+            data = await self.call(LOGS, {"id": run_id, "after": after})
             page = data["run"]["logs"]
             texts += [edge["node"]["text"] for edge in page["edges"]]
             if not page["pageInfo"]["hasNextPage"]:
                 return texts
             after = page["pageInfo"]["endCursor"]
+
+    async def _outputs(self, run_id: str) -> str:
+        """What the run says of its outputs, and the upload sidecar's last lines."""
+        data = await self.call(OUTPUTS, {"id": run_id})
+        tail = [e["node"]["text"] for e in data["run"]["logs"]["edges"]]
+        return f"outputs {data['run']['outputsStatus']}, sidecar said {tail}"
 
     async def _artifacts(self, run_id: str) -> dict[str, int]:
         """Each listed file and the size of what its URL returns."""
@@ -263,9 +304,7 @@ class Workload:
         after = None
         async with httpx.AsyncClient(timeout=30) as http:
             while True:
-                data = await call(
-                    self.api, ARTIFACTS, {"id": run_id, "after": after}, self.deadline
-                )
+                data = await self.call(ARTIFACTS, {"id": run_id, "after": after})
                 page = data["run"]["artifacts"]
                 for edge in page["edges"]:
                     node = edge["node"]
