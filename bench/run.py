@@ -89,6 +89,12 @@ MEASUREMENTS: dict[str, Measurement] = {
         quick=["--small", "40", "--large", "1", "--large-mib", "4", "--rounds", "1"],
         what="a run's outputs uploaded by the sidecar, on moto's S3",
     ),
+    # Counts, not timings: its rows carry `counts` and go to a table of their own.
+    "faults": Measurement(
+        "faults.py",
+        quick=["--quick"],
+        what="fault scenarios: runs, transitions, log lines, artifacts expected vs seen",
+    ),
 }
 
 
@@ -159,6 +165,34 @@ def table(rows: list[dict[str, object]], markdown: bool) -> str:
     )
 
 
+def counts_table(rows: list[dict[str, object]], markdown: bool) -> str:
+    """Rows of counts (fault scenarios): seen/expected per count, and whether it held."""
+    names = ["runs", "transitions", "lines", "artifacts"]
+    header = ["scenario", *[f"{n} seen/expected" for n in names], "faults", "s", "held"]
+    lines = []
+    for row in rows:
+        counts = row.get("counts")
+        found = counts if isinstance(counts, dict) else {}
+        cells = [str(row["name"])]
+        for name in names:
+            expected, seen = found.get(name, (None, None))
+            cells.append(f"{seen:,}/{expected:,}" if isinstance(expected, int) else "—")
+        note = str(row.get("note") or "")
+        held = "held" if row.get("held") is True else "NOT HELD"
+        cells += [str(row.get("faults", "—")), str(row.get("seconds", "—"))]
+        cells.append(held + (f" ({note})" if note and row.get("held") is not True else ""))
+        lines.append(cells)
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(cells) + " |" for cells in lines]
+        return "\n".join(out)
+    widths = [max(len(c[i]) for c in [header, *lines]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip()
+        for cells in [header, *lines]
+    )
+
+
 def machine() -> str:
     """nproc, memory, Python, date and load: what the figures were measured on."""
     memory = next(
@@ -188,7 +222,12 @@ def main() -> None:
     for name in args.names or list(MEASUREMENTS):
         rows += run_one(name, args.quick, args.timeout)
     print(f"\n{machine()}{' — QUICK sizes, not figures to record' if args.quick else ''}")
-    print(table(rows, args.markdown))
+    figures = [row for row in rows if "counts" not in row]
+    counts = [row for row in rows if "counts" in row]
+    if figures:
+        print(table(figures, args.markdown))
+    if counts:
+        print(("\n" if figures else "") + counts_table(counts, args.markdown))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from tests.faults.balancer import balancer
 from tests.faults.report import Report, Size
 from tests.faults.workload import Workload
 from tests.support.api import Api
+from tests.support.storage_stack import s3_api
 
 Inject = Callable[[Api, Workload], Awaitable[int]]
 
@@ -154,6 +155,33 @@ async def kill_leader(api: Api, size: Size) -> Report:
                     await replica.stop()
 
 
+async def store_down(api: Api, size: Size) -> Report:
+    """The API with its objects on S3 (moto's server), which stops while the runs print and
+    comes back on the same port after they ended: the sidecars upload into the outage."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    try:
+        with tempfile.TemporaryDirectory(prefix="walkai-faults-") as folder:
+            async with s3_api(api, f"http://127.0.0.1:{port}", Path(folder)) as stack:
+
+                async def inject(_: Api, work: Workload) -> int:
+                    nonlocal server
+                    for _ in range(size.faults):
+                        await asyncio.to_thread(server.stop)
+                        # Down until every run's main container ended, and a while after.
+                        await asyncio.sleep(size.lines * size.pause + 2)
+                        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+                        await asyncio.to_thread(server.start)
+                    return size.faults
+
+                return await play(stack, "store-down", size, inject)
+    finally:
+        server.stop()
+
+
 def _injecting(name: str, inject: Inject) -> Callable[[Api, Size], Awaitable[Report]]:
     async def run(api: Api, size: Size) -> Report:
         return await play(api, name, size, inject)
@@ -201,6 +229,13 @@ SCENARIOS: list[Scenario] = [
         "leader-killed",
         "the Lease-holding replica of two killed with SIGKILL mid-run",
         kill_leader,
+        suite=Size(runs=2, lines=150, faults=1),
+        bench=Size(runs=10, lines=1000, faults=1),
+    ),
+    Scenario(
+        "store-down",
+        "the object store (S3) unavailable while the runs' outputs are uploaded",
+        store_down,
         suite=Size(runs=2, lines=150, faults=1),
         bench=Size(runs=10, lines=1000, faults=1),
     ),
