@@ -25,6 +25,7 @@ from app.db.storage_models import Input
 from app.graphql.schema import build_schema
 from tests.fuzz.shapes import arguments, document, mutations
 from tests.support.api import Api
+from tests.support.fuzzing import examples as per_backend
 from tests.support.graphql import init_payload
 
 SCHEMA = build_schema()._schema
@@ -34,7 +35,7 @@ MASKED = "Unexpected error."
 
 def fuzz(examples: int) -> Any:
     return settings(
-        max_examples=examples,
+        max_examples=per_backend(examples),
         deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -2,7 +2,8 @@
 GraphQL walkthrough.
 
 This is the one test that installs a virtualenv (`scripts/bootstrap.sh dev` in the clone; pip's
-cache is reused). It is marked `fresh_clone`: `-m "not fresh_clone"` leaves it out.
+cache is reused), so it is left out of the default run (pyproject's `addopts`): run it with
+`pytest -m fresh_clone`.
 """
 
 from __future__ import annotations

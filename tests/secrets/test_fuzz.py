@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from app.db.auth_models import Secret
 from tests.secrets.operations import CREATE_SECRET
 from tests.support.api import Api
+from tests.support.fuzzing import examples
 from tests.support.kubectl import kubectl
 
 names = st.one_of(st.from_regex(r"[a-z0-9][-a-z0-9]{0,20}", fullmatch=True), st.text(max_size=70))
@@ -24,7 +25,9 @@ entries = st.lists(
     max_size=4,
 )
 FUZZ = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
