@@ -10,7 +10,7 @@ from app.db.models import Run
 from app.domain.outputs import ManifestSummary, OutputsState, derive_outputs, sidecar_state
 from app.events.hub import Hub
 from app.kube.labels import RUN_ID
-from app.services.runs import MAX_WRITE_ATTEMPTS, record_outputs
+from app.services.runs import MAX_WRITE_ATTEMPTS, publish_if_new, record_outputs
 from app.services.tracker import RunTracker
 from app.sidecar.credentials import manifest_key, outputs_prefix
 from app.storage.base import NotFound, ObjectInfo, ObjectStore, validate_prefix
@@ -81,11 +81,13 @@ async def settle_outputs(
         if run is None or not run.status.terminal:
             return
         if run.outputs_status is not None and run.outputs_status.settled:
+            publish_if_new(hub, run)  # another replica may have settled them: tell ours
             return
         manifest = await read_manifest(store, run_id) if ended else None
         ran = run.started_at is not None or run.exit_code is not None
         state = derive_outputs(True, sidecar, manifest, ran=ran)
         if (run.outputs_status, run.outputs_message) == (state.status, state.message):
+            publish_if_new(hub, run)
             return
         if await record_outputs(hub, run, state):
             return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import weakref
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
@@ -19,6 +21,11 @@ log = logging.getLogger(__name__)
 
 ALL_RUNS_TOPIC = "runs"
 MAX_WRITE_ATTEMPTS = 8
+
+# The newest version of each run published on each hub (the oldest entries go past the
+# limit): a replica that finds a change another replica wrote tells its own subscribers once.
+PUBLISHED_LIMIT = 100_000
+_published: weakref.WeakKeyDictionary[Hub[Run], OrderedDict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def run_topic(run_id: UUID | str) -> str:
@@ -43,8 +50,20 @@ def state_of(run: Run) -> RunState:
 
 def publish(hub: Hub[Run], run: Run) -> None:
     """Tell subscribers of the run, and of all runs, about its new state."""
+    told = _published.setdefault(hub, OrderedDict())
+    key = str(run.id)
+    told[key] = max(run.version, told.pop(key, 0))
+    if len(told) > PUBLISHED_LIMIT:
+        told.popitem(last=False)
     hub.publish(run_topic(run.id), run)
     hub.publish(ALL_RUNS_TOPIC, run)
+
+
+def publish_if_new(hub: Hub[Run], run: Run) -> None:
+    """Publish `run` unless this version of it (or a newer one) was published on `hub`."""
+    told = _published.get(hub)
+    if told is None or run.version > told.get(str(run.id), 0):
+        publish(hub, run)
 
 
 async def _write(run: Run, new: RunState) -> bool:
@@ -83,7 +102,8 @@ async def apply_observation(hub: Hub[Run], run_id: UUID | str, obs: Observation)
     """Move a run forward if the observation says so; returns the run when it changed.
 
     Another writer (a second replica, or this one's other watch) may win the race; then the
-    run is read again and the decision retaken, so the outcome does not depend on who wins.
+    run is read again and the decision retaken, so the outcome does not depend on who wins,
+    and this replica's subscribers are told of the change whoever wrote it.
     """
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = await Run.get_or_none(id=run_id)
@@ -91,6 +111,9 @@ async def apply_observation(hub: Hub[Run], run_id: UUID | str, obs: Observation)
             return None
         new = decide(state_of(run), obs)
         if new is None:
+            # Another replica may have written this very change first: only its subscribers
+            # were told. Every replica observes the same change, so each tells its own.
+            publish_if_new(hub, run)
             return None
         if await _write(run, new):
             publish(hub, run)
