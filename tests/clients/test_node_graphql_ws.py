@@ -18,7 +18,7 @@ async def node_subscribe(api: Api, clients: Path, name: str, variables: dict) ->
 
 
 async def test_node_client_follows_a_run_to_completion(api: Api, node_clients: Path) -> None:
-    created = await submit(api, name="node-status", command=["sh", "-c", "sleep 1"])
+    created = await submit(api, name="node-status", command=["sh", "-c", "sleep 3"])
     results = await node_subscribe(
         api, node_clients, "RunStatusUpdates", {"runId": created["run"]["id"]}
     )
@@ -26,7 +26,10 @@ async def test_node_client_follows_a_run_to_completion(api: Api, node_clients: P
     events = [r["data"]["runStatus"] for r in results[:-1]]
     assert all("errors" not in r for r in results[:-1])
     assert events[-1]["status"] == "COMPLETED" and events[-1]["exitCode"] == 0
-    assert events[0]["status"] in ("SUBMITTED", "PENDING", "RUNNING")
+    # The current state first (however far the run got while node started), then each change.
+    lifecycle = ["SUBMITTED", "PENDING", "RUNNING", "COMPLETED"]
+    statuses = [e["status"] for e in events]
+    assert statuses == sorted(statuses, key=lifecycle.index)
 
 
 async def test_node_client_follows_a_run_s_live_log(api: Api, node_clients: Path) -> None:

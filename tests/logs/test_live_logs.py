@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import websockets
 from kubernetes_asyncio import client
@@ -89,8 +90,19 @@ query Before($id: ID!, $before: String) { run(id: $id) { logs(last: 10, before: 
 """
 
 
-async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(api: Api) -> None:
-    run_id = await start_run(api, printing(40, sleep=0.1))
+async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(
+    api: Api, tmp_path: Path
+) -> None:
+    # The run prints half its lines, then waits for the test: its streams stay open however
+    # slowly the 100 subscribers connect.
+    gate = tmp_path / "go-on"
+    script = (
+        "import os, sys, time\n"
+        "for i in range(40):\n"
+        f"    while i == 20 and not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+        "    sys.stdout.write('line {}\\n'.format(i)); sys.stdout.flush()\n"
+    )
+    run_id = await start_run(api, ["python", "-c", script])
     await wait_status(api, run_id, "RUNNING")
     # One stream per running container of the pod (main, and the sidecar if there is one).
     pods = await client.CoreV1Api(api.platform.kube).list_namespaced_pod(
@@ -108,6 +120,7 @@ async def test_one_upstream_stream_per_pod_whatever_the_number_of_subscribers(ap
         firsts = await asyncio.gather(*(asyncio.wait_for(s.next(), 60) for s in subs))
         assert all(f is not None and f["runLogs"]["lines"] for f in firsts)
         assert api.cluster.stats.open_log_streams_by_pod.get(key) == containers
+        gate.touch()
         results = await asyncio.gather(*(asyncio.wait_for(s.collect(), 60) for s in subs))
     texts = [
         [line["text"] for line in f["runLogs"]["lines"]]
