@@ -45,8 +45,9 @@ from app.storage.base import (
     Page,
     StorageError,
 )
-from app.storage.factory import StorageSettings, build_store
 
+# The factory (and so aioboto3, about half a second to import) is not imported here: the run's
+# sidecars import `app.storage.base` and need none of it. Import `app.storage.factory` for it.
 __all__ = [
     "InvalidKey",
     "NotFound",
@@ -54,6 +55,4 @@ __all__ = [
     "ObjectStore",
     "Page",
     "StorageError",
-    "StorageSettings",
-    "build_store",
 ]

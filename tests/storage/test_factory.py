@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from app.storage import StorageSettings, build_store
+from app.storage.factory import StorageSettings, build_store
 from app.storage.local import LocalObjectStore
 from app.storage.s3 import S3ObjectStore
 
