@@ -235,8 +235,9 @@ SCENARIOS: list[Scenario] = [
         suite=Size(runs=2, lines=150, faults=1),
         bench=Size(runs=10, lines=1000, faults=1),
         in_suite=False,
-        why="a replica publishes a status change only when its own write wins "
-        "(app/services/runs.py apply_observation): clients of the other replica miss it",
+        why="a replica that observes a change after the other replica wrote a later one "
+        "publishes only the later state (app/services/runs.py publish_if_new): its clients "
+        "skip the entry between (e.g. PENDING before PENDING/PodInitializing)",
     ),
     Scenario(
         "store-down",
