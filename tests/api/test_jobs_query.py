@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
+from strawberry.relay import from_base64, to_base64
+
 from app.db.auth_models import User
 from app.db.models import Job, Run, RunEvent
 from app.domain.status import RunStatus
@@ -53,18 +55,64 @@ async def test_pages_walk_every_job_newest_first_without_overlap(api: Api) -> No
     assert len({n["id"] for n in nodes}) == len(nodes)
 
 
-async def stored_jobs(owner: User, prefix: str, count: int) -> None:
-    """Jobs with a finished run each, stored as the API stores them (what is measured here is
-    reading them; 50 runs started on the cluster would only load the machine)."""
+async def stored_jobs(owner: User, prefix: str, count: int, runs: int = 1) -> list[Job]:
+    """Jobs with `runs` finished runs each, stored as the API stores them (what is measured
+    here is reading them; runs started on the cluster would only load the machine)."""
+    jobs = []
     for i in range(count):
         job = await Job.create(
             name=f"{prefix}-{i}", image="busybox:1.36", gpu="1g.10gb", storage_gi=1,
-            command=["true"], args=[], env=[], run_count=1, owner=owner,
+            command=["true"], args=[], env=[], run_count=runs, owner=owner,
         )  # fmt: skip
-        run = await Run.create(
-            job=job, number=1, status=RunStatus.COMPLETED, kube_name=f"walkai-{uuid.uuid4()}"
-        )
-        await RunEvent.create(run=run, version=run.version, status=run.status)
+        for number in range(1, runs + 1):
+            run = await Run.create(
+                job=job,
+                number=number,
+                status=RunStatus.COMPLETED,
+                kube_name=f"walkai-{uuid.uuid4()}",
+            )
+            await RunEvent.create(run=run, version=run.version, status=run.status)
+        jobs.append(job)
+    return jobs
+
+
+JOB_RUNS = """
+query($id: ID!, $after: String) {
+  job(id: $id) {
+    latestRun { number }
+    runs(first: 2, after: $after) {
+      edges { node { number } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}"""
+
+
+async def test_a_jobs_runs_page_newest_first_beside_other_jobs(api: Api) -> None:
+    user = await api.as_new_user()
+    assert user.user is not None
+    job, other = await stored_jobs(user.user, "paged", 2, runs=5)
+    pages, after = [], None
+    while True:
+        found = (await user.gql(JOB_RUNS, {"id": to_base64("Job", job.id), "after": after}))["job"]
+        assert found["latestRun"] == {"number": 5}
+        pages.append([e["node"]["number"] for e in found["runs"]["edges"]])
+        if not found["runs"]["pageInfo"]["hasNextPage"]:
+            break
+        after = found["runs"]["pageInfo"]["endCursor"]
+    assert pages == [[5, 4], [3, 2], [1]]
+    # Two Jobs in one request (one batch of the loader): each gets its own runs.
+    both = await user.gql(
+        "query($a: ID!, $b: ID!) { a: job(id: $a) { ...R } b: job(id: $b) { ...R } }"
+        " fragment R on Job { latestRun { id } runs(first: 3) { edges { node { id number } } } }",
+        {"a": to_base64("Job", job.id), "b": to_base64("Job", other.id)},
+    )
+    for alias, stored in (("a", job), ("b", other)):
+        ids = {str(r.id) for r in await Run.filter(job_id=stored.id)}
+        edges = both[alias]["runs"]["edges"]
+        assert [e["node"]["number"] for e in edges] == [5, 4, 3]
+        assert {from_base64(e["node"]["id"])[1] for e in edges} <= ids
+        assert from_base64(both[alias]["latestRun"]["id"])[1] in ids
 
 
 async def test_a_page_of_50_jobs_with_their_runs_costs_a_constant_number_of_queries(

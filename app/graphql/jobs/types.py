@@ -134,10 +134,8 @@ class JobType(relay.Node):
         after: After = None,
     ) -> RunConnection:
         size = page_size(first)
-        runs = await info.context.runs.by_job.load(UUID(self.id))
-        if after is not None:
-            (number,) = decode_cursor(after, 1)
-            runs = [r for r in runs if r.number < int(number)]
+        before = int(decode_cursor(after, 1)[0]) if after is not None else None
+        runs = await info.context.runs.by_job.load((UUID(self.id), before, size + 1))
         return build_connection(  # type: ignore[return-value]
             RunConnection,
             runs[: size + 1],
@@ -157,7 +155,7 @@ class JobType(relay.Node):
 
     @strawberry.field(description="The newest run of this Job.")
     async def latest_run(self, info: Info) -> RunType | None:
-        runs = await info.context.runs.by_job.load(UUID(self.id))
+        runs = await info.context.runs.by_job.load((UUID(self.id), None, 1))
         return RunType.from_model(runs[0]) if runs else None
 
     @classmethod
