@@ -81,13 +81,13 @@ async def settle_outputs(
         if run is None or not run.status.terminal:
             return
         if run.outputs_status is not None and run.outputs_status.settled:
-            publish_if_new(hub, run)  # another replica may have settled them: tell ours
+            await publish_if_new(hub, run)  # another replica may have settled them: tell ours
             return
         manifest = await read_manifest(store, run_id) if ended else None
         ran = run.started_at is not None or run.exit_code is not None
         state = derive_outputs(True, sidecar, manifest, ran=ran)
         if (run.outputs_status, run.outputs_message) == (state.status, state.message):
-            publish_if_new(hub, run)
+            await publish_if_new(hub, run)
             return
         if await record_outputs(hub, run, state):
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import weakref
 from collections import OrderedDict
@@ -59,11 +60,31 @@ def publish(hub: Hub[Run], run: Run) -> None:
     hub.publish(ALL_RUNS_TOPIC, run)
 
 
-def publish_if_new(hub: Hub[Run], run: Run) -> None:
-    """Publish `run` unless this version of it (or a newer one) was published on `hub`."""
+async def publish_if_new(hub: Hub[Run], run: Run) -> None:
+    """Publish `run` unless this version of it (or a newer one) was published on `hub`; first
+    the timeline entries since the last version published here, each as the run stood then,
+    so that a subscriber misses no status whoever wrote it."""
     told = _published.get(hub)
-    if told is None or run.version > told.get(str(run.id), 0):
-        publish(hub, run)
+    last = told.get(str(run.id)) if told is not None else None
+    if last is not None and run.version <= last:
+        return
+    if last is not None and run.version > last + 1:
+        between = RunEvent.filter(run_id=run.id, version__gt=last, version__lt=run.version)
+        for event in await between.order_by("version"):
+            publish(hub, _as_of(run, event))
+    publish(hub, run)
+
+
+def _as_of(run: Run, event: RunEvent) -> Run:
+    """`run` as it stood at a timeline entry: its status then, and no times it had not yet."""
+    then = copy.copy(run)
+    then.status, then.reason, then.message = event.status, event.reason, event.message
+    then.version = event.version
+    if not event.status.terminal:
+        then.finished_at, then.exit_code = None, None
+    if event.status in (RunStatus.SUBMITTED, RunStatus.PENDING):
+        then.started_at = None
+    return then
 
 
 async def _write(run: Run, new: RunState) -> bool:
@@ -113,10 +134,11 @@ async def apply_observation(hub: Hub[Run], run_id: UUID | str, obs: Observation)
         if new is None:
             # Another replica may have written this very change first: only its subscribers
             # were told. Every replica observes the same change, so each tells its own.
-            publish_if_new(hub, run)
+            await publish_if_new(hub, run)
             return None
         if await _write(run, new):
-            publish(hub, run)
+            # What it read may hold entries another replica wrote: told here first.
+            await publish_if_new(hub, run)
             return run
     log.warning("run %s: gave up after %d conflicting writes", run_id, MAX_WRITE_ATTEMPTS)
     return None
@@ -173,5 +195,5 @@ async def record_outputs(hub: Hub[Run], run: Run, state: OutputsState) -> bool:
         return False
     run.outputs_status, run.version, run.outputs_bytes = state.status, version, state.bytes
     run.outputs_message = state.message  # type: ignore[assignment]
-    publish(hub, run)
+    await publish_if_new(hub, run)
     return True

@@ -234,10 +234,6 @@ SCENARIOS: list[Scenario] = [
         kill_leader,
         suite=Size(runs=2, lines=150, faults=1),
         bench=Size(runs=10, lines=1000, faults=1),
-        in_suite=False,
-        why="a replica that observes a change after the other replica wrote a later one "
-        "publishes only the later state (app/services/runs.py publish_if_new): its clients "
-        "skip the entry between (e.g. PENDING before PENDING/PodInitializing)",
     ),
     Scenario(
         "store-down",

@@ -240,28 +240,32 @@ class Workload:
             report.problems.append(f"{run.id}: timeline {steps}")
         seen = 0
         told: set[int] = set()  # timeline versions the client was told of
+        entries = {e["version"]: (e["status"], e["reason"]) for e in timeline}
         for events in run.connections:
             last: tuple[str, str | None] | None = None
             for n, (version, *step) in enumerate(events):
-                status = step[0]
+                now = (step[0], step[1])
                 if n == 0:  # the snapshot: the entries up to its version
-                    covered = {e["version"] for e in timeline if e["version"] <= version}
+                    covered = {v for v in entries if v <= version}
                     seen += len(covered - told)
                     told |= covered
-                elif tuple(step) != last:
+                elif version in entries:  # a transition (its version is a timeline entry's)
                     seen += 1
-                    match = [e for e in timeline if e["version"] == version]
-                    if not match or (match[0]["status"], match[0]["reason"]) != tuple(step):
-                        report.problems.append(
-                            f"{run.id}: told {status} at v{version}, not in timeline"
-                        )
+                    if entries[version] != now:
+                        report.problems.append(f"{run.id}: told {now} at v{version}, not that")
                     elif version in told:
-                        report.problems.append(f"{run.id}: told {status} (v{version}) twice")
+                        report.problems.append(f"{run.id}: told {now} (v{version}) twice")
                     told.add(version)
-                last = (step[0], step[1])
+                elif now != last:  # another change (outputs, queue) must not change status
+                    report.problems.append(f"{run.id}: told {now} at v{version}, no entry")
+                last = now
         missed = [(e["status"], e["reason"]) for e in timeline if e["version"] not in told]
         if missed:
-            report.problems.append(f"{run.id}: its client was never told {missed}")
+            timeline_ = [(e["version"], e["status"], e["reason"]) for e in timeline]
+            report.problems.append(
+                f"{run.id}: its client was never told {missed} (timeline {timeline_}; told,"
+                f" per connection, {run.connections})"
+            )
         if run.status not in ("COMPLETED", "FAILED", "CANCELLED"):
             report.problems.append(f"{run.id}: its client's last status is {run.status}")
         report.count("transitions", len(timeline), seen)
