@@ -25,24 +25,24 @@ async def _runs_by_job(keys: Sequence[RunsKey]) -> list[list[Run]]:
         limit = max(size for _, _, size in group)
         for run in await _newest_runs(sorted({job for job, _, _ in group}), before, limit):
             found[(run.job_id, before)].append(run)  # type: ignore[attr-defined]
+    for runs in found.values():
+        runs.sort(key=lambda run: run.number, reverse=True)  # a union keeps no order of its own
     return [found[(job, before)][:size] for job, before, size in keys]
 
 
 async def _newest_runs(job_ids: Sequence[UUID], before: int | None, limit: int) -> list[Run]:
-    """Up to `limit` runs per Job, newest first, numbered below `before` if given. A window
-    function (SQLite and PostgreSQL alike) reads each Job's runs through the (job, number)
-    index instead of every run of every Job on the page. Values are UUIDs and integers from
-    the API itself, written into the statement (`Model.raw` takes no parameters)."""
-    jobs = ", ".join(f"'{UUID(str(job))}'" for job in job_ids)
+    """Up to `limit` runs per Job, newest first, numbered below `before` if given: one
+    statement, a `UNION ALL` of one `ORDER BY number DESC LIMIT` per Job, each read from the
+    (job, number) index and stopping after `limit` rows, however many runs the Job has.
+    Values are UUIDs and integers of the API's own, written into the statement
+    (`Model.raw` takes no parameters)."""
     below = f" AND number < {int(before)}" if before is not None else ""
-    return list(
-        await Run.raw(
-            "SELECT * FROM (SELECT run.*, ROW_NUMBER() OVER "
-            "(PARTITION BY job_id ORDER BY number DESC) AS newest "
-            f"FROM run WHERE job_id IN ({jobs}){below}) AS ranked "
-            f"WHERE newest <= {int(limit)} ORDER BY job_id, number DESC"
-        )
-    )
+    parts = [
+        f"SELECT * FROM (SELECT * FROM run WHERE job_id = '{UUID(str(job))}'{below} "
+        f"ORDER BY number DESC LIMIT {int(limit)}) AS job{i}"
+        for i, job in enumerate(job_ids)
+    ]
+    return list(await Run.raw(" UNION ALL ".join(parts))) if parts else []
 
 
 async def _events_by_run(run_ids: Sequence[UUID]) -> list[list[RunEvent]]:
