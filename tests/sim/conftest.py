@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -36,25 +37,37 @@ def api_kubeconfig(api_cluster: SimCluster, tmp_path_factory: pytest.TempPathFac
     return api_cluster.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
 
 
+@contextlib.asynccontextmanager
+async def kube_client(kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
+    """An unmodified kubernetes-asyncio client configured from a written kubeconfig."""
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    async with client.ApiClient(configuration) as api:
+        yield api
+
+
+@contextlib.asynccontextmanager
+async def fresh_namespace(cluster: SimCluster) -> AsyncIterator[str]:
+    """A new namespace of `cluster`, deleted afterwards (if the test left it)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.store.create("namespaces", None, {"metadata": {"name": name}})
+    yield name
+    if cluster.store.peek("namespaces", None, name) is not None:
+        cluster.store.delete("namespaces", None, name)
+
+
 @pytest.fixture
 async def kube(api_kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
-    """An unmodified kubernetes-asyncio client configured from the written kubeconfig."""
-    configuration = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(api_kubeconfig), client_configuration=configuration
-    )
-    async with client.ApiClient(configuration) as api:
+    """An unmodified kubernetes-asyncio client for `api_cluster`."""
+    async with kube_client(api_kubeconfig) as api:
         yield api
 
 
 @pytest.fixture
 async def namespace(api_cluster: SimCluster) -> AsyncIterator[str]:
     """A fresh namespace per test, deleted afterwards."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    api_cluster.store.create("namespaces", None, {"metadata": {"name": name}})
-    yield name
-    if api_cluster.store.peek("namespaces", None, name) is not None:
-        api_cluster.store.delete("namespaces", None, name)
+    async with fresh_namespace(api_cluster) as name:
+        yield name
 
 
 def pod_manifest(name: str, labels: dict[str, str] | None = None, **spec: object) -> dict:
@@ -113,22 +126,15 @@ def live_kubeconfig(live_cluster: SimCluster, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 async def live_kube(live_kubeconfig: Path) -> AsyncIterator[client.ApiClient]:
     """An unmodified kubernetes-asyncio client for `live_cluster`."""
-    configuration = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(live_kubeconfig), client_configuration=configuration
-    )
-    async with client.ApiClient(configuration) as api:
+    async with kube_client(live_kubeconfig) as api:
         yield api
 
 
 @pytest.fixture
 async def live_namespace(live_cluster: SimCluster) -> AsyncIterator[str]:
     """A fresh namespace of `live_cluster` per test, deleted afterwards."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    live_cluster.store.create("namespaces", None, {"metadata": {"name": name}})
-    yield name
-    if live_cluster.store.peek("namespaces", None, name) is not None:
-        live_cluster.store.delete("namespaces", None, name)
+    async with fresh_namespace(live_cluster) as name:
+        yield name
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:
