@@ -131,7 +131,9 @@ class Janitor(LeaderTask):
                 await settle_unstarted(self._hub, run)
 
     async def _stop_cancelled(self) -> None:
-        """A cancelled run whose Kubernetes Job still runs pods: suspend it (again)."""
+        """A run that must not run whose Kubernetes Job still runs pods: suspend it (again).
+        That is a cancelled run, or one back in the queue (preempted or evicted) whose
+        suspension did not reach the cluster when it was requeued."""
         for name, job in list(self._tracker.jobs.cache.items()):
             run_id = (job.get("metadata", {}).get("labels") or {}).get(RUN_ID)
             if run_id is None or job.get("spec", {}).get("suspend"):
@@ -140,7 +142,9 @@ class Janitor(LeaderTask):
                 "active"
             ):
                 continue
-            if await Run.exists(id=run_id, status=RunStatus.CANCELLED):
+            cancelled = Q(status=RunStatus.CANCELLED)
+            queued = Q(status__in=list(UNFINISHED), admitted_at=None)
+            if await Run.filter(cancelled | queued, id=run_id).exists():
                 await suspend_kube_job(self._api, self._namespace, name)
 
     async def _clean_finished(self) -> None:

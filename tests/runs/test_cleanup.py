@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from app.db.log_models import LogLine
+from app.db.models import Run
+from tests.admission.test_queue import gpus_free
 from tests.inputs.test_inputs import DELETE as DELETE_INPUT
 from tests.inputs.test_inputs import create_input
 from tests.runs.test_run_control import CANCEL, create, run_of, wait_for
@@ -156,3 +158,30 @@ async def test_a_run_whose_kubernetes_job_was_deleted_by_hand_fails_saying_so(
     finally:
         for run_id in blockers:
             await api.gql(CANCEL, {"runId": run_id})
+
+
+async def test_a_requeued_run_whose_suspension_was_lost_is_stopped_by_the_clean_up(
+    api: Api,
+) -> None:
+    """The queue took a run back (preempted or evicted) but its Job's suspension never reached
+    the cluster: the clean-up pass suspends it, so no pod runs outside the queue."""
+    # Both GPUs taken, so no admission pass lets the requeued run go again meanwhile.
+    await gpus_free(api)
+    run_id, blocker = [
+        (await create(api, gpu="7g.80gb", command=["sh", "-c", "sleep 60"]))["run"]["id"]
+        for _ in range(2)
+    ]
+    try:
+        for each in (run_id, blocker):
+            await wait_for(api, each, lambda r: r["status"] == "RUNNING")
+        name = f"run-{node_uuid(run_id).replace('-', '')}"
+        # What the database says after a requeue whose PATCH failed; the Job still runs.
+        await Run.filter(id=node_uuid(run_id)).update(admitted_at=None)
+        await api.platform.janitor.sweep()
+        job = json.loads(
+            await kubectl(api.kubeconfig, "get", "job", name, "-o", "json", namespace=api.namespace)
+        )
+        assert job["spec"]["suspend"] is True
+    finally:
+        for each in (run_id, blocker):
+            await api.gql(CANCEL, {"runId": each})
