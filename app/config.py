@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     admission_interval_seconds: float = 5
     preemption: bool = True
     preemption_min_runtime_seconds: float = 60
+    # How long a run the cluster evicted waits before it may be admitted again.
+    eviction_backoff_seconds: float = Field(default=60, ge=0)
     scheduler_preemption: bool = False
     # Schedules: how often one may fire at most (a cron firing more often is refused), and how
     # many ticks missed while no replica led are fired on return (older ones are skipped).

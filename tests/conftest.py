@@ -110,6 +110,7 @@ async def api(
         watch_timeout_seconds=30,
         # Runs that just started may be preempted (the default protects them for 60 s).
         preemption_min_runtime_seconds=1,
+        eviction_backoff_seconds=2,
         storage={"backend": "local", "local_root": tmp_path_factory.mktemp(f"objects-{backend}")},
     )
     app = create_app(settings)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,7 @@ class AdmissionLoop(LeaderTask):
         usage: UsageSource | None = None,
         interval: float = 5.0,
         min_gap: float = 0.2,
+        eviction_backoff: float = 60.0,
     ) -> None:
         super().__init__()
         self._api, self._namespace, self._hub = api, namespace, hub
@@ -119,6 +121,11 @@ class AdmissionLoop(LeaderTask):
         self.admissions = 0
         # The last pass's queue length (for /metrics).
         self.queue_length = 0
+        # Runs the cluster evicted wait this long before a pass may admit them again (as
+        # Kueue's requeuing back-off): the GPU they lost may now hold another workload's pod,
+        # which the platform's GPU view does not see. Run id -> monotonic time it ends.
+        self.eviction_backoff = eviction_backoff
+        self._held: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -181,6 +188,8 @@ class AdmissionLoop(LeaderTask):
         pod starts outside the queue. Idempotent: every replica's tracker may call it."""
         if run.admitted_at is None:
             return
+        self._held[str(run.id)] = time.monotonic() + self.eviction_backoff
+        asyncio.get_running_loop().call_later(self.eviction_backoff, self.poke)
         # Suspend before the run looks queued: once admitted_at is cleared, a pass may admit it
         # again, and a suspension arriving after that would stop an admitted run.
         current = await Run.filter(id=run.id).first().values_list("admitted_at", flat=True)
@@ -197,7 +206,10 @@ class AdmissionLoop(LeaderTask):
             admitted_at=None,
             slice_seconds=F("slice_seconds") + used,
             pending_reason=PREEMPTED,
-            pending_message="The cluster stopped its pod (evicted); requeued.",
+            pending_message=(
+                "The cluster stopped its pod (evicted); requeued, it may run again in "
+                f"{self.eviction_backoff:g} s."
+            ),
             version=F("version") + 1,
         )
         if updated:
@@ -212,7 +224,7 @@ class AdmissionLoop(LeaderTask):
     async def run_pass(self) -> Plan:
         """Read, decide, apply."""
         now = datetime.now(UTC)
-        rows = await self._rows()
+        rows = self._unheld(await self._rows())
         snapshot = await self._snapshot(now, rows)
         plan = admission.plan(snapshot, self.policy)
         by_id = {row.id: row for row in rows}
@@ -225,6 +237,12 @@ class AdmissionLoop(LeaderTask):
         self.passes += 1
         self.queue_length = len(plan.waiting)
         return plan
+
+    def _unheld(self, rows: list[_Row]) -> list[_Row]:
+        """The rows but those of runs in their eviction back-off (which ended ones leave)."""
+        clock = time.monotonic()
+        self._held = {run_id: end for run_id, end in self._held.items() if end > clock}
+        return [row for row in rows if row.id not in self._held]
 
     async def _rows(self) -> list[_Row]:
         values = await Run.filter(status__in=list(UNFINISHED)).values(

@@ -183,6 +183,7 @@ class Platform:
             quotas=functools.partial(quotas_for, settings=self.settings),
             usage=lambda now: recent_usage(now, self.settings.fair_share_half_life_seconds),
             interval=self.settings.admission_interval_seconds,
+            eviction_backoff=self.settings.eviction_backoff_seconds,
         )
         self.tracker.pod_listeners.append(self.admission.on_pod)
         self.tracker.eviction_listener = self.admission.requeue_evicted
