@@ -118,11 +118,13 @@ class RunTracker:
             self._pods_by_run[run_id].add(name)
         await self._reconcile(run_id, self.jobs.cache.get(kube_job_name(run_id)), deleted=obj)
 
+    def _cached_pod(self, run_id: str) -> Obj | None:
+        """The run's newest pod as the Pods informer has it now."""
+        names = self._pods_by_run.get(run_id, ())
+        return _newest([self.pods.cache[n] for n in names if n in self.pods.cache])
+
     async def _reconcile(self, run_id: str, job: Obj | None, deleted: Obj | None = None) -> None:
-        pods = [
-            self.pods.cache[n] for n in self._pods_by_run.get(run_id, ()) if n in self.pods.cache
-        ]
-        pod = _newest(pods)
+        pod = self._cached_pod(run_id)
         if (
             pod is None
             and deleted is not None
@@ -133,6 +135,10 @@ class RunTracker:
         if observation is not None and self._observed.get(run_id) != observation:
             self._observed[run_id] = observation
             changed = await apply_observation(self._hub, run_id, observation)
+            # Recording the change awaited the database: the other informer may have moved the
+            # pod on meanwhile (the upload sidecar ended, its outputs seen while the run was not
+            # yet terminal). The outputs are judged from the pod as it is now, never as it was.
+            pod = self._cached_pod(run_id) or pod
             if changed is not None and changed.status.terminal and pod is not None:
                 await self._outputs(run_id, pod, force=True)
             evicted = changed is not None and changed.reason == PREEMPTED
