@@ -41,12 +41,12 @@ def uuid_of(value: str | relay.GlobalID | None, type_name: str) -> UUID | None:
 
 
 async def load_visible(
-    model: type[M], node_ids: Iterable[str], allowed: Callable[[M], Any]
+    model: type[M], node_ids: Iterable[str], allowed: Callable[[M], Any], **where: Any
 ) -> list[M | None]:
-    """The rows with these ids, in order, None where missing or not `allowed` (the same answer:
-    an object the viewer may not see looks exactly like a missing one)."""
+    """The rows with these ids (and `where` filters), in order, None where missing or not
+    `allowed` (the same answer: an object the viewer may not see looks exactly like a missing
+    one)."""
     ids = [parse_uuid(i) for i in node_ids]
-    found = {
-        row.pk: row for row in await model.filter(id__in=[i for i in ids if i]) if allowed(row)
-    }
+    rows = await model.filter(id__in=[i for i in ids if i], **where)
+    found = {row.pk: row for row in rows if allowed(row)}
     return [found.get(i) if i else None for i in ids]

@@ -66,6 +66,14 @@ def profile_units_of(profile: str) -> int:
         return 0
 
 
+def _slice_seconds(run: Run, profile: str, now: datetime) -> float:
+    """The compute-slice-seconds an admitted run used in this attempt, accounted when it
+    leaves the GPU (preempted, evicted)."""
+    if run.started_at is None:
+        return 0.0
+    return profile_units_of(profile) * (now - run.started_at).total_seconds()
+
+
 def owner_of(owner_id: object, team_id: object) -> str:
     """The owner a run counts for: its team for a team Job, else its user."""
     return f"team:{team_id}" if team_id is not None else f"user:{owner_id}"
@@ -196,12 +204,7 @@ class AdmissionLoop(LeaderTask):
         if current != run.admitted_at:
             return  # another replica requeued it already (and it may be admitted again)
         await suspend_kube_job(self._api, self._namespace, run.kube_name)
-        used = 0.0
-        if run.started_at is not None:
-            used = (
-                profile_units_of(await self._profile(str(run.id)))
-                * (datetime.now(UTC) - run.started_at).total_seconds()
-            )
+        used = _slice_seconds(run, await self._profile(str(run.id)), datetime.now(UTC))
         updated = await Run.filter(id=run.id, admitted_at=run.admitted_at).update(
             admitted_at=None,
             slice_seconds=F("slice_seconds") + used,
@@ -394,12 +397,16 @@ class AdmissionLoop(LeaderTask):
         await self._publish(row.id)
 
     async def _preempt(self, victim: _Row, preemptor: _Row, now: datetime) -> None:
-        """Send a running run back to the queue, then stop its pod."""
+        """Send a running run back to the queue, then stop its pod.
+
+        Recorded first (conditional on the run's version): a run that changed meanwhile is left
+        alone for the next pass to decide. Passes run one at a time, so none admits it again
+        before the suspension lands; one that fails is repaired by the clean-up pass, which
+        suspends the Jobs of queued runs."""
         run = await Run.get_or_none(id=victim.id)
         if run is None or run.status.terminal or run.admitted_at is None:
             return
-        units = profile_units_of(victim.profile)
-        used = units * (now - run.started_at).total_seconds() if run.started_at else 0.0
+        used = _slice_seconds(run, victim.profile, now)
         message = (
             f"Preempted for a {preemptor.priority.value} run that needs "
             f"{victim.profile}'s GPU; requeued."

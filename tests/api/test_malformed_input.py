@@ -20,16 +20,9 @@ from tests.api.operations import CREATE_JOB
 from tests.artifacts.flows import submit
 from tests.support.api import Api
 from tests.support.graphql import init_payload, node_uuid
+from tests.support.server_log import ServerLog, captured, post_raw
 
 DEEP = 5000
-
-
-async def post(api: Api, path: str, body: bytes, token: str | None = None) -> httpx.Response:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    async with httpx.AsyncClient(timeout=30) as http:
-        return await http.post(f"{api.base_url}{path}", content=body, headers=headers)
 
 
 def nested(depth: int) -> bytes:
@@ -48,7 +41,7 @@ def nested(depth: int) -> bytes:
 async def test_graphql_answers_400_to_bodies_it_cannot_read(
     api: Api, body: bytes, reason: str
 ) -> None:
-    response = await post(api, "/graphql", body, api.token)
+    response = await post_raw(api, "/graphql", body, token=api.token)
     assert response.status_code == 400, response.text
     assert reason in response.text
 
@@ -63,7 +56,7 @@ async def test_sidecar_broker_answers_400_to_bodies_it_cannot_read(api: Api) -> 
             (b"[" * DEEP + b"]" * DEEP, "deeper"),
             (b'{"key": ' + b"[" * 100 + b"]" * 100 + b"}", "deeper"),
         ]:
-            response = await post(api, path, body, token)
+            response = await post_raw(api, path, body, token=token)
             assert response.status_code == 400, (path, response.text)
             assert reason in response.json()["error"]
     async with httpx.AsyncClient(timeout=30) as http:
@@ -152,31 +145,14 @@ async def test_a_malformed_id_is_one_user_error_among_the_others(api: Api) -> No
     assert payload["job"] is None and await Job.all().count() == jobs
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def server_log() -> Iterator[Records]:
-    handler = Records()
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
+def server_log() -> Iterator[ServerLog]:
+    with captured() as log:
+        yield log
 
 
 async def test_client_mistakes_are_logged_at_info_without_tracebacks(
-    api: Api, server_log: Records
+    api: Api, server_log: ServerLog
 ) -> None:
     mistakes = [
         ('query { run(id: "!!!") { id } }', api),  # malformed id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from tests.fuzz.shapes import arguments, document, mutations
 from tests.support.api import Api
 from tests.support.fuzzing import examples as per_backend
 from tests.support.graphql import init_payload
+from tests.support.server_log import ServerLog, captured, post_raw
 
 SCHEMA = build_schema()._schema
 MUTATIONS = mutations(SCHEMA)
@@ -42,30 +42,10 @@ def fuzz(examples: int) -> Any:
     )
 
 
-class Captured(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info:
-            text += logging.Formatter().formatException(record.exc_info)
-        self.lines.append(text + " " + json.dumps(vars(record), default=str))
-
-
 @pytest.fixture
-def server_log() -> Iterator[Captured]:
-    handler = Captured()
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
+def server_log() -> Iterator[ServerLog]:
+    with captured() as log:
+        yield log
 
 
 _USERS: dict[str, Api] = {}
@@ -104,8 +84,8 @@ def secret_values(variables: Any) -> Iterator[str]:
             yield from secret_values(item)
 
 
-def assert_clean(log: Captured, *needles: str) -> None:
-    text = "\n".join(log.lines)
+def assert_clean(log: ServerLog, *needles: str) -> None:
+    text = log.text()
     for needle in needles:
         assert needle not in text, f"{needle!r} reached the server log"
 
@@ -121,7 +101,7 @@ def assert_client_errors_only(response: httpx.Response) -> dict[str, Any]:
 @fuzz(150)
 @given(data=st.data(), name=st.sampled_from(sorted(MUTATIONS)))
 async def test_every_mutation_answers_fuzzed_arguments_with_client_errors(
-    api: Api, server_log: Captured, data: st.DataObject, name: str
+    api: Api, server_log: ServerLog, data: st.DataObject, name: str
 ) -> None:
     user = await fuzzer(api)
     variables = data.draw(arguments(MUTATIONS[name]), label="variables")
@@ -180,12 +160,10 @@ RAW_BODIES = st.one_of(
 @fuzz(40)
 @given(body=RAW_BODIES, content_type=st.sampled_from(["application/json", "text/plain", ""]))
 async def test_raw_documents_and_bodies_get_client_errors(
-    api: Api, server_log: Captured, body: bytes, content_type: str
+    api: Api, server_log: ServerLog, body: bytes, content_type: str
 ) -> None:
     user = await fuzzer(api)
-    headers = {**user.headers, "Content-Type": content_type}
-    async with httpx.AsyncClient(timeout=60) as http:
-        response = await http.post(f"{user.base_url}/graphql", content=body, headers=headers)
+    response = await post_raw(user, "/graphql", body, token=user.token, content_type=content_type)
     assert_client_errors_only(response)
     assert user.token is not None
     assert_clean(server_log, user.token)
@@ -242,7 +220,7 @@ CLOSE_CODES = {1000, 4400, 4401, 4403, 4409, 4429}
 @fuzz(40)
 @given(frames=st.lists(FRAME, min_size=1, max_size=4))
 async def test_websocket_frames_are_answered_or_closed_with_a_code(
-    api: Api, server_log: Captured, frames: list[Any]
+    api: Api, server_log: ServerLog, frames: list[Any]
 ) -> None:
     user = await fuzzer(api)
     async with websockets.connect(user.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]

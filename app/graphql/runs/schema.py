@@ -21,6 +21,7 @@ from app.graphql.context import Info
 from app.graphql.errors import PublicError, UserErrorType
 from app.graphql.nodes import uuid_of
 from app.graphql.runs.types import RunType
+from app.graphql.streaming import SharedSender
 from app.services.control import cancel_run
 from app.services.runs import ALL_RUNS_TOPIC, run_topic
 
@@ -125,17 +126,43 @@ class RunSubscriptions:
                 raise PublicError("No run with this id.")
             yield RunType.from_model(run)
             version = run.version
-            while not _over(run):
-                try:
-                    batch = await feed.next_batch()
-                except Lagged:
-                    batch = [await Run.get(id=run_uuid)]
-                for changed in batch:
-                    if changed.version > version:
-                        run, version = changed, changed.version
-                        yield RunType.for_event(run)
-                        if _over(run):
-                            break
+            # Changes are sent by the sender, most of them straight from the publisher's task
+            # while this one waits (app.graphql.streaming); the last one, which ends the
+            # subscription, and any the sender cannot send, come here and are yielded.
+            sender = SharedSender.current()
+
+            def deliver(changed: Run) -> bool:
+                nonlocal version
+                if changed.version <= version:
+                    return True  # told already (or older): nothing to send
+                if _over(changed) or sender is None:
+                    return False
+                if not sender.send_now(RunType.for_event(changed)):
+                    return False
+                version = changed.version
+                return True
+
+            feed.deliver = deliver
+            try:
+                while not _over(run):
+                    try:
+                        batch = await feed.next_batch()
+                    except Lagged:
+                        batch = [await Run.get(id=run_uuid)]
+                    for changed in batch:
+                        if changed.version > version:
+                            run, version = changed, changed.version
+                            event = RunType.for_event(run)
+                            if sender is None or not await sender.send(event):
+                                yield event
+                            if _over(run):
+                                break
+                if sender is not None:
+                    await sender.flush()
+            finally:
+                feed.deliver = None
+                if sender is not None:
+                    sender.close()
 
     @strawberry.subscription(description="Every change of every run, for dashboards.")
     async def runs_changed(self, info: Info) -> AsyncGenerator[RunType, None]:

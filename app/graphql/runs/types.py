@@ -11,7 +11,7 @@ import strawberry
 from strawberry import relay
 
 from app.auth.policy import can_see_run
-from app.db.models import Job, Run, RunEvent
+from app.db.models import Run, RunEvent
 from app.domain.admission import PendingReason
 from app.domain.outputs import OutputsState
 from app.domain.priority import Priority
@@ -305,18 +305,11 @@ class RunType(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[RunType | None]:
         viewer = info.context.viewer
-        runs = await load_visible(Run, node_ids, lambda r: can_see_run(viewer, r))
         # A deleted Job's runs are gone for clients at once, though removed in the background.
-        jobs = {r.job_id for r in runs if r is not None}  # type: ignore[attr-defined]
-        deleting = set(
-            await Job.filter(id__in=jobs, deleting_at__not_isnull=True).values_list("id", flat=True)
-            if jobs
-            else []
+        runs = await load_visible(
+            Run, node_ids, lambda r: can_see_run(viewer, r), job__deleting_at__isnull=True
         )
-        return [
-            cls.from_model(r) if r and r.job_id not in deleting else None  # type: ignore[attr-defined]
-            for r in runs
-        ]
+        return [cls.from_model(r) if r else None for r in runs]
 
 
 def _pending_reason(run: Run) -> PendingReason | None:
