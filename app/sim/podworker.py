@@ -63,6 +63,9 @@ class PodWorker:
         self.task: asyncio.Task[None] | None = None
         # Sidecars' supervisors: they end with the pod (`run`'s finally).
         self._supervisors: set[asyncio.Task[None]] = set()
+        # One reaper per container process, however many wait for it (a sidecar's supervisor
+        # and the pod's stopping both do): two would read its output pipes at once.
+        self._reapers: dict[int, asyncio.Task[int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -399,10 +402,19 @@ class PodWorker:
         return str(path)
 
     async def _wait(self, run: ContainerRun) -> int:
+        """Until the container's process ends (its exit code); waiting gives up nothing if
+        cancelled: the process is still reaped, once."""
         process = run.process
         if process is None:
             terminated = run.state.get("terminated") or {}
             return int(terminated.get("exitCode", 0))
+        reaper = self._reapers.get(process.pid)
+        if reaper is None:
+            reaper = self._reapers[process.pid] = asyncio.ensure_future(self._reap(run, process))
+            reaper.add_done_callback(lambda _: self._reapers.pop(process.pid, None))
+        return await asyncio.shield(reaper)
+
+    async def _reap(self, run: ContainerRun, process: asyncio.subprocess.Process) -> int:
         writer = run.writer
         assert writer is not None and process.stdout is not None and process.stderr is not None
         pumps = [
