@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # ServiceAccount of run pods; deploy/ creates `walkai-run` (no RBAC, no token).
     run_service_account: str | None = None
     watch_timeout_seconds: int = 300
+    # Leader election (one replica follows logs, admits runs, cleans up, fires schedules): a
+    # holder that died is replaced this long after its last renewal; it renews every 2/15 of
+    # it and steps down when it could not renew for 2/3 of it (client-go's 15/2/10 s).
+    lease_duration_seconds: float = Field(default=15, ge=1)
     # Run time limits: the default when a Job names none (None: no limit), and the largest.
     runtime_seconds_default: int | None = None
     runtime_seconds_max: int = 7 * 24 * 3600

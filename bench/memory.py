@@ -1,7 +1,7 @@
 """Server memory per websocket: 10,000 connections, each subscribed to `runStatus` and
 `runLogs` of one running run.
 
-    .venv/bin/python bench/memory.py [--connections 10000] [--processes 4]
+    .venv/bin/python bench/memory.py [--connections 10000] [--processes 4] [--where 25]
 
 The API serves in this process, on the simulated cluster; its RSS is read from /proc before
 the connections open and once they have all received their first frames (ack, the run's
@@ -11,7 +11,9 @@ after). The anchor, in the same run: a bare `websockets` server in a fresh proce
 accepts the same connections from the same clients, reads the same three frames from each and
 answers with the very frames the API sent, then holds them all; its RSS is read the same way.
 Clients are spread over `--processes` processes (file descriptors), their open-file limits
-raised, and answer pings.
+raised, and answer pings. `--where N` also prints the N source lines that allocated most of
+what the connections hold (a `tracemalloc` snapshot diff; it slows the run and adds its own
+memory, so the figure of such a run is not comparable).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import tempfile
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +182,21 @@ async def anchor(frames: list[str], n: int, processes: int) -> float:
     return (after - before) / n
 
 
+def _print_where(
+    base: tracemalloc.Snapshot, now: tracemalloc.Snapshot, top: int, connections: int
+) -> None:
+    """The source lines whose allocations grew most while the connections opened."""
+    diff = now.compare_to(base, "lineno")
+    grown = sum(stat.size_diff for stat in diff)
+    print(f"tracemalloc: {grown / 1024 / connections:.1f} KiB per connection allocated by Python")
+    for stat in diff[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"  {stat.size_diff / 1024 / connections:7.2f} KiB/conn"
+            f" {stat.count_diff / connections:6.1f} blocks/conn  {frame.filename}:{frame.lineno}"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     from tests.api.operations import CREATE_JOB, job_input
 
@@ -201,12 +219,18 @@ async def main(args: argparse.Namespace) -> None:
         release(warm)
         await asyncio.sleep(1)
         gc.collect()
+        if args.where:
+            tracemalloc.start(1)
+        base = tracemalloc.take_snapshot() if args.where else None
         before = rss_kib()
         conns, frames = await hold(
             api.ws_url, run_id, api.token or "", args.connections, args.processes
         )
         await asyncio.sleep(SETTLE)
         after = rss_kib()
+        if base is not None:
+            _print_where(base, tracemalloc.take_snapshot(), args.where, args.connections)
+            tracemalloc.stop()
         print(f"API: {args.connections:,} connections, RSS {before:,} -> {after:,} KiB", flush=True)
         release(conns)
         flag.touch()  # the run ends before the API stops
@@ -236,4 +260,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--where", type=int, default=0, metavar="N")
     run(main(parser.parse_args()))

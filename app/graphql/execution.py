@@ -88,7 +88,16 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             _SUBSCRIPTION.set(self)  # in the operation's task, as its root field resolves
         return super().build_resolve_info(field_def, field_nodes, parent_type, path)
 
+    # An event `next_payload` executed whose result is completed asynchronously: kept for the
+    # pipeline, which gets the event next, rather than executed twice (or dropped half-run).
+    _started: tuple[Any, Any] | None = None
+
     def build_per_event_executor(self, payload: Any) -> Any:
+        started, self._started = self._started, None
+        if started is not None and started[0] is payload:
+            return _Executed(started[1])
+        if started is not None and inspect.iscoroutine(started[1]):
+            started[1].close()
         result = self._execute_shared(payload)
         return super().build_per_event_executor(payload) if result is None else _Executed(result)
 
@@ -102,10 +111,12 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         payload = shared.get((key, "payload"))
         if payload is None:
+            if self._started is not None and self._started[0] is event:
+                return None  # started already, completed asynchronously: the pipeline's
             result = self._execute_shared(event)
             if result is None or result is not shared.get(key):
-                if inspect.iscoroutine(result):
-                    result.close()  # to be completed asynchronously: the pipeline does it again
+                if inspect.isawaitable(result):
+                    self._started = (event, result)  # the pipeline completes it
                 return None
             payload = orjson.Fragment(orjson.dumps({"data": result.data}))
             shared[(key, "payload")] = payload

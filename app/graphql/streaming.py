@@ -77,7 +77,8 @@ class SharedSender:
     @classmethod
     def current(cls) -> SharedSender | None:
         """The sender of the subscription whose resolver is running; None if its events go the
-        ordinary way (not over graphql-transport-ws)."""
+        ordinary way (not over graphql-transport-ws). Call it before the resolver's first
+        yield: executing a yielded event makes that event's executor the current one."""
         operation, executor = _OPERATION.get(), subscription_executor()
         return None if operation is None or executor is None else cls(operation, executor)
 

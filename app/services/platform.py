@@ -191,9 +191,12 @@ class Platform:
         self._nodes_task = asyncio.create_task(self.nodes.run(), name="informer-nodes")
         await self.tracker.start()
         identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        duration = self.settings.lease_duration_seconds
         self.elector = LeaseElector(
-            self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading
-        )
+            self.api, self.settings.namespace, LOGS_LEASE, identity, self._set_leading,
+            duration_seconds=duration, renew_deadline_seconds=duration * 2 / 3,
+            retry_seconds=duration * 2 / 15,
+        )  # fmt: skip
         self.elector.start()
         self.auth.connections.start(self.settings.connection_recheck_seconds)
 

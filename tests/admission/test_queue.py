@@ -208,7 +208,9 @@ async def test_two_replicas_never_admit_a_run_twice(api: Api) -> None:
     for run_id in runs:
         run = await run_of(api, run_id)
         assert run["attempts"] == 1
-        assert [e["status"] for e in run["timeline"]].count("RUNNING") == 1
+        # Never RUNNING twice (a second admission after a preemption would be); a run this short
+        # may end before its pod is seen running at all.
+        assert [e["status"] for e in run["timeline"]].count("RUNNING") <= 1
         # One admission, one pod: a second un-suspend would not make another, but a
         # preemption-and-readmission by the other loop would.
         pods = await core.list_namespaced_pod(

@@ -64,6 +64,8 @@ class ApiProcess:
             "WALKAI_CREATE_NAMESPACE": "true",
             "WALKAI_OUTPUT_VOLUME": "emptyDir",
             "WALKAI_WATCH_TIMEOUT_SECONDS": "30",
+            # A killed process's successor takes over after 4 s rather than 15.
+            "WALKAI_LEASE_DURATION_SECONDS": "4",
             "WALKAI_STORAGE__BACKEND": "local",
             "WALKAI_STORAGE__LOCAL_ROOT": str(storage),
             "WALKAI_STORAGE__SIGNING_SECRET": secret or uuid.uuid4().hex,

@@ -26,7 +26,7 @@ from app.graphiql.guide import FIRST_RUN
 from tests.dev.devprocess import free_port, poll
 from tests.newcomer.readme import subscription
 
-SLEEPY = ["sh", "-c", "echo started; sleep 15; echo ended"]
+SLEEPY = ["sh", "-c", "echo started; sleep 6; echo ended"]
 CREATE = """mutation($input: CreateJobInput!) { createJob(input: $input) {
   run { id } userErrors { field code } } }"""
 STATUS = "query($id: ID!) { run(id: $id) { status } }"

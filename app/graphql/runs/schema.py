@@ -124,12 +124,13 @@ class RunSubscriptions:
             run = await Run.get_or_none(id=run_uuid)
             if run is None or not can_see_run(info.context.viewer, run):
                 raise PublicError("No run with this id.")
-            yield RunType.from_model(run)
-            version = run.version
             # Changes are sent by the sender, most of them straight from the publisher's task
             # while this one waits (app.graphql.streaming); the last one, which ends the
-            # subscription, and any the sender cannot send, come here and are yielded.
+            # subscription, and any the sender cannot send, come here and are yielded. Taken
+            # before the first yield: executing a yielded event makes its executor current.
             sender = SharedSender.current()
+            yield RunType.from_model(run)
+            version = run.version
 
             def deliver(changed: Run) -> bool:
                 nonlocal version
