@@ -75,8 +75,10 @@ else
     pg_log="$(mktemp -t walkai-pytest-postgres.XXXXXX)"
     postgres_run "$@" >"${pg_log}" 2>&1 &
     pg_pid=$!
-    # Stop it too if this script is interrupted (then PostgreSQL itself is stopped).
-    trap 'kill "${pg_pid}" 2>/dev/null; bash scripts/postgres.sh stop "${WALKAI_TEST_POSTGRES_DIR}"' EXIT
+    # Stop it too if this script is interrupted (then PostgreSQL itself is stopped). Under
+    # `set -e` a failing command in the trap would become the script's exit code: once the
+    # run has ended, `kill` fails, hence `|| true`.
+    trap 'kill "${pg_pid}" 2>/dev/null || true; bash scripts/postgres.sh stop "${WALKAI_TEST_POSTGRES_DIR}"' EXIT
     echo "==> pytest (SQLite), with pytest (PostgreSQL) alongside" >&2
     sqlite_code=0
     env WALKAI_TEST_DB=sqlite pytest "$@" || sqlite_code=$?

@@ -9,7 +9,6 @@ SQLite, then every test marked `database` (all that use the API) on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 import uuid
@@ -25,6 +24,7 @@ from app.server import create_app
 from app.services.platform import Platform
 from tests.support.api import Api, QueryCounter, new_account
 from tests.support.graphql import GraphQLHTTP
+from tests.support.server_log import installed
 from tests.support.storage_stack import moto_server, s3_api
 
 BACKEND = os.environ.get("WALKAI_TEST_DB", "sqlite")
@@ -155,16 +155,8 @@ async def api(
 @pytest.fixture
 def sql_queries() -> Iterator[QueryCounter]:
     """Collects SQL statements run while the test body runs."""
-    logger = logging.getLogger("tortoise.db_client")
-    counter = QueryCounter()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
+    with installed(QueryCounter(), "tortoise.db_client") as counter:
         yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous)
 
 
 # Objects on moto's S3 server: tests of stored outputs and inputs run on both stores.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 import httpx
 
@@ -33,19 +34,26 @@ class ServerLog(logging.Handler):
         return "\n".join(self._lines)
 
 
+H = TypeVar("H", bound=logging.Handler)
+
+
 @contextmanager
-def captured() -> Iterator[ServerLog]:
-    """Capture every record at DEBUG and above, whatever the loggers' levels were."""
-    handler = ServerLog()
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(logging.DEBUG)
-    root.addHandler(handler)
+def installed(handler: H, logger: str = "") -> Iterator[H]:
+    """`handler` on `logger` (the root by default) at DEBUG, whatever its level was."""
+    log = logging.getLogger(logger)
+    previous = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(handler)
     try:
         yield handler
     finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+
+def captured() -> AbstractContextManager[ServerLog]:
+    """Capture every record at DEBUG and above, whatever the loggers' levels were."""
+    return installed(ServerLog())
 
 
 async def post_raw(
