@@ -237,9 +237,10 @@ _event_keys: _Cache = {}  # (operation node's id,) -> its event key, or None
 
 
 def _per_operation(cache: _Cache, key: tuple[Any, ...], nodes: tuple[Any, ...], make: Any) -> Any:
-    """`make()` once per set of AST nodes. Every subscriber's document is parsed anew, so values
-    are keyed by the nodes' ids, checked by identity (a freed node's id can be reused), and the
-    cache is emptied when full."""
+    """`make()` once per set of AST nodes. A document is shared while its text is in the parse
+    cache (`app.graphql.parse_cache`) and parsed anew after, so values are keyed by the nodes'
+    ids, checked by identity (a freed node's id can be reused), and the cache is emptied when
+    full."""
     entry = cache.get(key)
     if entry is None or any(a is not b for a, b in zip(entry[0], nodes, strict=True)):
         if len(cache) >= _CACHE_LIMIT:

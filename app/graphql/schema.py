@@ -18,6 +18,7 @@ from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
+from app.graphql.parse_cache import SharedDocuments
 from app.graphql.quotas.schema import QuotaMutations, QuotaQueries
 from app.graphql.runs.schema import RunMutations, RunQueries, RunSubscriptions
 from app.graphql.schedules.schema import ScheduleMutations
@@ -59,6 +60,8 @@ def build_schema(
         RejectNulText,
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        # After MaxTokensLimiter: the cache is keyed with the parse options it sets.
+        SharedDocuments,
         OneCredentialCheck,
         # Before validation: some rules are exponential in fragments an over-budget document has.
         lambda: QueryCostLimiter(max_cost),

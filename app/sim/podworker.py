@@ -243,13 +243,16 @@ class PodWorker:
             if self.terminating.is_set()
             else float(self.pod["spec"].get("terminationGracePeriodSeconds", 30))
         )
+        # return_exceptions: a reaper cancelled as the cluster stops must not leave the gather
+        # with an exception nobody reads.
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(self._wait(c) for c in sidecars)), timeout=max(grace, 0.1)
+                asyncio.gather(*(self._wait(c) for c in sidecars), return_exceptions=True),
+                timeout=max(grace, 0.1),
             )
         except TimeoutError:
             self._signal(sidecars, signal.SIGKILL)
-            await asyncio.gather(*(self._wait(c) for c in sidecars))
+            await asyncio.gather(*(self._wait(c) for c in sidecars), return_exceptions=True)
 
     async def _restart(self, run: ContainerRun) -> bool:
         """Wait out the crash-loop back-off, then count a restart; False if the pod is ending.
