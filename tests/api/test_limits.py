@@ -125,3 +125,16 @@ async def test_responses_and_websocket_messages_over_the_byte_cap_are_refused(ap
         assert message["type"] == "next"
         assert message["payload"]["errors"][0]["extensions"]["code"] == "RESPONSE_TOO_LARGE"
         assert done["type"] == "complete"
+
+
+async def test_too_deep_and_too_long_documents_are_refused_every_time(api: Api) -> None:
+    """Each limit holds however often a document is sent (parsed documents are shared)."""
+    deep = "query Deep { viewer { " + "teams { members { " * 7 + "id" + " } }" * 7 + " } }"
+    long = "query Long { " + " ".join(f"a{i}: __typename" for i in range(2100)) + " }"
+    for _ in range(2):
+        body = await api.http.execute(deep)
+        assert body.get("data") is None
+        assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+        body = await api.http.execute(long)
+        assert body.get("data") is None
+        assert "token" in body["errors"][0]["message"].lower()
