@@ -147,6 +147,9 @@ class Platform:
         )
         self.logs.start(self.api, self.settings.namespace, self.tracker, self.hub)
         self.tracker.outputs_listener = self._settle_outputs
+        # Started anew with everything else: a platform stopped and started again must not
+        # keep (and lead with) the loops of its last start, which hold its closed client.
+        self.leader_loops = []
         self.janitor = Janitor(
             self.api,
             self.settings.namespace,

@@ -76,6 +76,7 @@ async def test_an_api_restarted_mid_run_loses_and_duplicates_nothing(api: Api) -
     seen, cursor = await first_lines(api, run_id, 30)
     # Stop this API (Tortoise is process-wide: one platform at a time), let the run print on,
     # then serve from a fresh app and platform on the same database.
+    loops = [type(loop) for loop in api.platform.leader_loops]
     await api.platform.stop()
     try:
         await asyncio.sleep(0.5)
@@ -89,6 +90,8 @@ async def test_an_api_restarted_mid_run_loses_and_duplicates_nothing(api: Api) -
         await api.platform.start()
         assert api.platform.tracker is not None
         await api.platform.tracker.wait_synced()
+    # Started again, it runs one of each loop (the last start's held its closed client).
+    assert [type(loop) for loop in api.platform.leader_loops] == loops
     assert [line["text"] for line in seen + rest] == expected(500)
     assert await all_pages(api, run_id, 1000) == seen + rest
 
