@@ -148,15 +148,11 @@ async def test_after_downtime_it_catches_up_at_most_the_bound(
     after = await eventually(caught_up)
     next_tick = at(after["nextRunAt"])  # type: ignore[arg-type]
     assert next_tick > back
-    # Runs fired from `back` to the second regular tick after it: on a loaded machine the
-    # catch-up's second run may be submitted after the first regular tick (seen in CI).
-    tick_after = next_tick + timedelta(seconds=4)
-    await asyncio.sleep(max((tick_after - now()).total_seconds() + 0.5, 0))
+    await asyncio.sleep(0.5)
     runs, _ = await state(api, job_id)
-    fired = [r for r in runs if back <= at(r["submittedAt"]) < tick_after]
-    assert len(runs_before) + len(fired) <= len(runs)
-    # The bound (2) of the four or more ticks missed, and the regular tick at next_tick.
-    assert len(fired) == 2 + 1, fired
+    caught = [r for r in runs if back <= at(r["submittedAt"]) < next_tick]
+    assert len(runs_before) + len(caught) <= len(runs)
+    assert len(caught) == 2  # the bound, of the four or more ticks missed
     assert after["skippedTicks"] - stopped["skippedTicks"] >= 2
     assert after["lastSkipReason"] == "MISSED"
     await api.gql(PAUSE, {"id": schedule["id"]})
