@@ -222,23 +222,28 @@ def derive(job: Mapping[str, Any] | None, pod: Mapping[str, Any] | None) -> Obse
 
 
 def _refined_end(state: RunState, obs: Observation) -> RunState | None:
-    """A final status is final, but how it ended may arrive later: the Job can report a failure
-    before the pod watch delivers the container's exit code, and a container killed for the
-    run's time limit may be seen before the Job says why. Only those gaps are filled in."""
+    """A final status is final, but how it ended may arrive later: the Job can report its end
+    before the pod watch delivers the pod (which was then the run's attempt) and the container's
+    exit code, and a container killed for the run's time limit may be seen before the Job says
+    why. Only those gaps are filled in."""
     if obs.status is not state.status:
         return None
+    filled: dict[str, Any] = {}
+    if state.pod_uid is None and obs.pod_uid is not None:
+        filled.update(
+            pod_uid=obs.pod_uid, pod_created_at=obs.pod_created_at, attempts=state.attempts + 1
+        )
     if obs.reason == DEADLINE_EXCEEDED and state.reason not in (DEADLINE_EXCEEDED, CANCELLED):
-        return replace(state, reason=obs.reason, message=obs.message)
-    if state.exit_code is not None or obs.exit_code is None:
-        return None
-    return replace(
-        state,
-        reason=obs.reason,
-        message=obs.message,
-        exit_code=obs.exit_code,
-        started_at=state.started_at or obs.started_at,
-        finished_at=obs.finished_at or state.finished_at,
-    )
+        filled.update(reason=obs.reason, message=obs.message)
+    elif state.exit_code is None and obs.exit_code is not None:
+        filled.update(
+            reason=obs.reason,
+            message=obs.message,
+            exit_code=obs.exit_code,
+            started_at=state.started_at or obs.started_at,
+            finished_at=obs.finished_at or state.finished_at,
+        )
+    return replace(state, **filled) if filled else None
 
 
 def decide(state: RunState, obs: Observation) -> RunState | None:

@@ -105,13 +105,15 @@ async def _write(run: Run, new: RunState) -> bool:
         )
         if not updated:
             return False
-        await RunEvent.create(
-            run_id=run.id,
-            version=version,
-            status=new.status,
-            reason=new.reason,
-            message=new.message,
-        )
+        if (new.status, new.reason, new.message) != (run.status, run.reason, run.message):
+            # The timeline holds changes a user reads: not a late exit code or pod filled in.
+            await RunEvent.create(
+                run_id=run.id,
+                version=version,
+                status=new.status,
+                reason=new.reason,
+                message=new.message,
+            )
     observe_transition(run.status, new.status)
     for name, value in vars(new).items():
         setattr(run, name, value)

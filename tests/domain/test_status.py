@@ -263,10 +263,29 @@ def test_an_exit_code_arriving_after_the_failure_completes_the_record() -> None:
     new = decide(failed, late)
     assert new is not None
     assert (new.status, new.reason, new.exit_code) == (RunStatus.FAILED, "Error", 3)
+    assert (new.attempts, new.pod_uid) == (1, "p1")  # the pod that failed was an attempt
     assert decide(new, late) is None  # once known, the end is not rewritten
     assert decide(failed, Observation(RunStatus.RUNNING, pod_uid="p1")) is None
     done = RunState(status=RunStatus.COMPLETED, exit_code=0)
     assert decide(done, late) is None
+
+
+def test_a_short_run_whose_job_completed_before_its_pod_was_seen_counts_that_pod() -> None:
+    # The Job watch can report success before the pod watch delivers the pod at all.
+    done = decide(RunState(status=RunStatus.PENDING), Observation(RunStatus.COMPLETED))
+    assert done is not None and done.attempts == 0
+    pod_seen = Observation(
+        RunStatus.COMPLETED, "Completed", exit_code=0, pod_uid="p1", pod_created_at=at(T0)
+    )
+    new = decide(done, pod_seen)
+    assert new is not None
+    assert (new.status, new.attempts, new.pod_uid, new.exit_code) == (
+        RunStatus.COMPLETED,
+        1,
+        "p1",
+        0,
+    )
+    assert decide(new, pod_seen) is None
 
 
 def test_a_container_killed_for_the_time_limit_is_explained_when_the_job_says_why() -> None:

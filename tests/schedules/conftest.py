@@ -12,6 +12,7 @@ import pytest
 
 from tests.api.operations import CREATE_JOB, job_input
 from tests.support.api import Api
+from tests.support.servers import RUNNING
 
 T = TypeVar("T")
 
@@ -65,10 +66,18 @@ query Node($id: ID!) {{ node(id: $id) {{ ... on Schedule {{ {SCHEDULE} }} }} }}
 QUICK = ["sh", "-c", "exit 0"]
 
 
+def set_everywhere(api: Api, monkeypatch: pytest.MonkeyPatch, name: str, value: object) -> None:
+    """Set a setting on every platform of this process. Any of them may fire a schedule: the
+    session's S3 stack (another namespace, so another Lease) shares the database, and its
+    schedule loop claims ticks as readily as the session API's."""
+    for settings in {id(p.settings): p.settings for p in [api.platform, *RUNNING]}.values():
+        monkeypatch.setattr(settings, name, value)
+
+
 @pytest.fixture
 def fast(api: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
     """The API allowing a schedule to fire every second (replicas share these settings)."""
-    monkeypatch.setattr(api.platform.settings, "schedule_min_interval_seconds", 1)
+    set_everywhere(api, monkeypatch, "schedule_min_interval_seconds", 1)
     return api
 
 

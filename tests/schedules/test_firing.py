@@ -19,6 +19,7 @@ from tests.schedules.conftest import (
     eventually,
     new_job,
     now,
+    set_everywhere,
     state,
 )
 from tests.support.api import Api
@@ -110,7 +111,7 @@ async def test_after_downtime_it_catches_up_at_most_the_bound(
     fast: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = fast
-    monkeypatch.setattr(api.platform.settings, "schedule_catch_up_ticks", 2)
+    set_everywhere(api, monkeypatch, "schedule_catch_up_ticks", 2)
     job_id = await new_job(api)
     # Every 4 s: the catch-up after the leader is back has a whole tick to finish in, however
     # loaded the machine.
