@@ -84,9 +84,20 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         parent_type: GraphQLObjectType,
         path: Path,
     ) -> GraphQLResolveInfo:
-        if path.prev is None and parent_type is self.schema.subscription_type:
+        root = path.prev is None and parent_type is self.schema.subscription_type
+        if root and not self._per_event:
             _SUBSCRIPTION.set(self)  # in the operation's task, as its root field resolves
         return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    # Whether this executor executes one event (its root field is then the event's value, not
+    # the subscription's resolver: `_SUBSCRIPTION` stays the operation's own executor).
+    _per_event = False
+
+    def _event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, ExecutionContext)
+        executor._per_event = True
+        return executor
 
     # An event `next_payload` executed whose result is completed asynchronously: kept for the
     # pipeline, which gets the event next, rather than executed twice (or dropped half-run).
@@ -97,9 +108,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if started is not None and started[0] is payload:
             return _Executed(started[1])
         if started is not None and inspect.iscoroutine(started[1]):
+            # The event started for the pipeline never reached it: a lagged subscriber drops
+            # what it was handed and reads the current state instead.
             started[1].close()
         result = self._execute_shared(payload)
-        return super().build_per_event_executor(payload) if result is None else _Executed(result)
+        return self._event_executor(payload) if result is None else _Executed(result)
 
     def next_payload(self, event: Any) -> orjson.Fragment | None:
         """The serialized `next` payload of a shared event for this operation, executed now if
@@ -133,7 +146,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         result = shared.get(key)
         if result is None:
-            result = super().build_per_event_executor(payload).execute_operation(False)
+            result = self._event_executor(payload).execute_operation(False)
             if not isinstance(result, ExecutionResult) or result.errors or not result.data:
                 return result
             data = {name: orjson.Fragment(orjson.dumps(v)) for name, v in result.data.items()}

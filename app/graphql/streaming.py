@@ -23,9 +23,9 @@ not shared, go the ordinary way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -36,6 +36,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMe
 
 from app.graphql.execution import ExecutionContext, subscription_executor
 from app.graphql.ws_messages import message_problem
+
+T = TypeVar("T")
 
 # The graphql-transport-ws operation whose task is running (its resolvers run in that task).
 _OPERATION: ContextVar[Operation[Any, Any] | None] = ContextVar("graphql_operation", default=None)
@@ -77,8 +79,7 @@ class SharedSender:
     @classmethod
     def current(cls) -> SharedSender | None:
         """The sender of the subscription whose resolver is running; None if its events go the
-        ordinary way (not over graphql-transport-ws). Call it before the resolver's first
-        yield: executing a yielded event makes that event's executor the current one."""
+        ordinary way (not over graphql-transport-ws)."""
         operation, executor = _OPERATION.get(), subscription_executor()
         return None if operation is None or executor is None else cls(operation, executor)
 
@@ -126,6 +127,24 @@ class SharedSender:
     def _next(self, payload: orjson.Fragment) -> NextMessage:
         # The payload is JSON already: the view's `encode_json` embeds it as it is.
         return cast("NextMessage", {"id": self._operation.id, "type": "next", "payload": payload})
+
+
+async def unsent(
+    sender: SharedSender | None, events: AsyncGenerator[T, None]
+) -> AsyncGenerator[T, None]:
+    """`events`, but those `sender` sent itself: what the resolver still yields. At the end the
+    last message on its way is waited for; if the subscription ends first, it is dropped (and
+    `events` closed)."""
+    try:
+        async for event in events:
+            if sender is None or not await sender.send(event):
+                yield event
+        if sender is not None:
+            await sender.flush()
+    finally:
+        await events.aclose()
+        if sender is not None:
+            sender.close()
 
 
 def start_now(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:

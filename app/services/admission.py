@@ -200,11 +200,11 @@ class AdmissionLoop(LeaderTask):
         asyncio.get_running_loop().call_later(self.eviction_backoff, self.poke)
         # Suspend before the run looks queued: once admitted_at is cleared, a pass may admit it
         # again, and a suspension arriving after that would stop an admitted run.
-        current = await Run.filter(id=run.id).first().values_list("admitted_at", flat=True)
-        if current != run.admitted_at:
+        current = await Run.filter(id=run.id).first().values("admitted_at", profile="job__gpu")
+        if current is None or current["admitted_at"] != run.admitted_at:
             return  # another replica requeued it already (and it may be admitted again)
         await suspend_kube_job(self._api, self._namespace, run.kube_name)
-        used = _slice_seconds(run, await self._profile(str(run.id)), datetime.now(UTC))
+        used = _slice_seconds(run, str(current["profile"]), datetime.now(UTC))
         updated = await Run.filter(id=run.id, admitted_at=run.admitted_at).update(
             admitted_at=None,
             slice_seconds=F("slice_seconds") + used,
@@ -218,9 +218,6 @@ class AdmissionLoop(LeaderTask):
         if updated:
             await self._publish(str(run.id))
             self.poke()
-
-    async def _profile(self, run_id: str) -> str:
-        return str(await Run.filter(id=run_id).first().values_list("job__gpu", flat=True))
 
     # -- one pass --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ serves a live run and an archived one alike.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 from uuid import UUID
 
@@ -31,7 +32,17 @@ from app.graphql.logs.types import (
     parse_log_cursor,
 )
 from app.graphql.nodes import uuid_of
-from app.graphql.streaming import SharedSender
+from app.graphql.streaming import SharedSender, unsent
+from app.services.logs import LogBatch
+
+
+async def _wrapped(batches: AsyncGenerator[LogBatch, None]) -> AsyncGenerator[LogBatchType, None]:
+    """Each batch as the API's type (a shared batch is wrapped once, for every subscriber)."""
+    try:
+        async for batch in batches:
+            yield LogBatchType.from_batch(batch)
+    finally:
+        await batches.aclose()
 
 
 def _size(value: int, name: str) -> int:
@@ -117,13 +128,6 @@ class LogSubscriptions:
             container=container or MAIN_CONTAINER,
             send=(lambda b: sender.send_now(LogBatchType.from_batch(b))) if sender else None,
         )
-        try:
-            async for batch in batches:
-                event = LogBatchType.from_batch(batch)
-                if sender is None or not await sender.send(event):
-                    yield event
-            if sender is not None:
-                await sender.flush()
-        finally:
-            if sender is not None:
-                sender.close()
+        async with aclosing(unsent(sender, _wrapped(batches))) as events:
+            async for event in events:
+                yield event

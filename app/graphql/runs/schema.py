@@ -7,6 +7,7 @@ versions: no change can fall between the snapshot and the live feed.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from app.graphql.context import Info
 from app.graphql.errors import PublicError, UserErrorType
 from app.graphql.nodes import uuid_of
 from app.graphql.runs.types import RunType
-from app.graphql.streaming import SharedSender
+from app.graphql.streaming import SharedSender, unsent
 from app.services.control import cancel_run
 from app.services.runs import ALL_RUNS_TOPIC, run_topic
 
@@ -126,8 +127,7 @@ class RunSubscriptions:
                 raise PublicError("No run with this id.")
             # Changes are sent by the sender, most of them straight from the publisher's task
             # while this one waits (app.graphql.streaming); the last one, which ends the
-            # subscription, and any the sender cannot send, come here and are yielded. Taken
-            # before the first yield: executing a yielded event makes its executor current.
+            # subscription, and any the sender cannot send, come here and are yielded.
             sender = SharedSender.current()
             yield RunType.from_model(run)
             version = run.version
@@ -143,8 +143,8 @@ class RunSubscriptions:
                 version = changed.version
                 return True
 
-            feed.deliver = deliver
-            try:
+            async def changes(run: Run) -> AsyncGenerator[RunType, None]:
+                nonlocal version
                 while not _over(run):
                     try:
                         batch = await feed.next_batch()
@@ -153,17 +153,17 @@ class RunSubscriptions:
                     for changed in batch:
                         if changed.version > version:
                             run, version = changed, changed.version
-                            event = RunType.for_event(run)
-                            if sender is None or not await sender.send(event):
-                                yield event
+                            yield RunType.for_event(run)
                             if _over(run):
-                                break
-                if sender is not None:
-                    await sender.flush()
+                                return
+
+            feed.deliver = deliver
+            try:
+                async with aclosing(unsent(sender, changes(run))) as events:
+                    async for event in events:
+                        yield event
             finally:
                 feed.deliver = None
-                if sender is not None:
-                    sender.close()
 
     @strawberry.subscription(description="Every change of every run, for dashboards.")
     async def runs_changed(self, info: Info) -> AsyncGenerator[RunType, None]:

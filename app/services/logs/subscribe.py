@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from uuid import UUID
 
 from app.db.log_models import LogArchive
@@ -36,7 +36,7 @@ class Subscribing(LogCore):
         after: int = 0,
         container: str | None = None,
         send: Callable[[LogBatch], bool] | None = None,
-    ) -> AsyncIterator[LogBatch]:
+    ) -> AsyncGenerator[LogBatch, None]:
         """The backlog after `after`, then live batches; ends once the log is whole and sent.
 
         Published batches are passed on as they are (shared by every subscriber) whenever they
