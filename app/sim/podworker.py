@@ -248,16 +248,17 @@ class PodWorker:
             if self.terminating.is_set()
             else float(self.pod["spec"].get("terminationGracePeriodSeconds", 30))
         )
-        # return_exceptions: a reaper cancelled as the cluster stops must not leave the gather
-        # with an exception nobody reads.
+        # One after another in this task, not gathered: a gather inside a wait_for that is
+        # cancelled as the cluster stops leaves an exception nobody reads. Each wait is on its
+        # container's reaper, which runs on regardless.
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(self._wait(c) for c in sidecars), return_exceptions=True),
-                timeout=max(grace, 0.1),
-            )
+            async with asyncio.timeout(max(grace, 0.1)):
+                for sidecar in sidecars:
+                    await self._wait(sidecar)
         except TimeoutError:
             self._signal(sidecars, signal.SIGKILL)
-            await asyncio.gather(*(self._wait(c) for c in sidecars), return_exceptions=True)
+            for sidecar in sidecars:
+                await self._wait(sidecar)
 
     async def _restart(self, run: ContainerRun) -> bool:
         """Wait out the crash-loop back-off, then count a restart; False if the pod is ending.
