@@ -251,7 +251,7 @@ _event_keys: _Cache = {}  # (operation node's id,) -> its event key, or None
 
 def _per_operation(cache: _Cache, key: tuple[Any, ...], nodes: tuple[Any, ...], make: Any) -> Any:
     """`make()` once per set of AST nodes. A document is shared while its text is in the parse
-    cache (`app.graphql.parse_cache`) and parsed anew after, so values are keyed by the nodes'
+    cache (`app.graphql.documents`) and parsed anew after, so values are keyed by the nodes'
     ids, checked by identity (a freed node's id can be reused), and the cache is emptied when
     full."""
     entry = cache.get(key)

@@ -13,12 +13,12 @@ from app.graphql.cluster.schema import ClusterQueries, ClusterSubscriptions
 from app.graphql.connection_guard import RecheckConnection
 from app.graphql.cost import DEFAULT_MAX_COST, QueryCostLimiter
 from app.graphql.credentials import OneCredentialCheck
+from app.graphql.documents import SharedDocuments, SharedValidation
 from app.graphql.errors import MaskUnexpectedErrors
 from app.graphql.execution import ExecutionContext, Schema
 from app.graphql.inputs.schema import InputMutations, InputQueries
 from app.graphql.jobs.schema import JobMutations, JobQueries
 from app.graphql.logs.schema import LogSubscriptions
-from app.graphql.parse_cache import SharedDocuments
 from app.graphql.quotas.schema import QuotaMutations, QuotaQueries
 from app.graphql.runs.schema import RunMutations, RunQueries, RunSubscriptions
 from app.graphql.schedules.schema import ScheduleMutations
@@ -68,6 +68,7 @@ def build_schema(
         OneCredentialCheck,
         # Before validation: some rules are exponential in fragments an over-budget document has.
         lambda: QueryCostLimiter(max_cost),
+        SharedValidation,
         MaskUnexpectedErrors,
         OperationMetrics,
     ]

@@ -138,3 +138,24 @@ async def test_too_deep_and_too_long_documents_are_refused_every_time(api: Api) 
         body = await api.http.execute(long)
         assert body.get("data") is None
         assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_an_invalid_document_is_refused_alike_every_time_and_variables_still_count(
+    api: Api,
+) -> None:
+    """Validation is shared by every operation with the same text; its errors are not, nor is
+    the check of each operation's variables."""
+    wrong = "query Wrong($n: Int) { viewer { nosuchField } jobs(first: $m) { totalCount } }"
+    first = await api.http.execute(wrong)
+    again = await api.http.execute(wrong)
+    assert first.get("data") is None and again == first
+    messages = sorted(e["message"] for e in first["errors"])
+    assert any("nosuchField" in m for m in messages)
+    assert any("$m" in m for m in messages) and any("$n" in m for m in messages)
+    (over_ws,) = await _ws_messages(api, api.ws_url, wrong.replace("query", "subscription"))
+    assert over_ws["type"] == "error"
+    node = "query Node($id: ID!) { node(id: $id) { id } }"
+    for _ in range(2):
+        body = await api.http.execute(node, {})
+        assert body.get("data") is None and "$id" in body["errors"][0]["message"]
+        assert (await api.http.execute(node, {"id": RUN}))["data"] == {"node": None}

@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 
 from app.db.log_models import LogArchive, LogLine, LogStream
@@ -90,7 +92,9 @@ class Archiving(LogCore):
             # Streams left unfinished by a pod that is gone now cannot be read any more.
             await LogStream.filter(run_id=run_id, ended=False).update(ended=True)
             objects, total, last_seq, size = await self._write_archive(run_id)
-            await LogArchive.create(run_id=run_id, objects=objects, lines=total, bytes=size)
+            # Archived already by the other leader of a handover, from the same stored lines.
+            with contextlib.suppress(IntegrityError):
+                await LogArchive.create(run_id=run_id, objects=objects, lines=total, bytes=size)
             if run_id in self._runs:
                 self._runs[run_id].forget()
         self.hub.publish(log_topic(run_id), LogComplete(run_id, last_seq))
