@@ -7,6 +7,7 @@ for both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ MIN_EXPIRES_IN = 1
 MAX_EXPIRES_IN = 7 * 24 * 3600
 
 _MAX_KEY_BYTES = 1024
+# A backslash or a control character: refused in keys and prefixes (checked on every listing).
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 class StorageError(Exception):
@@ -203,7 +206,7 @@ def content_disposition(filename: str) -> str:
 def _check_characters(value: str) -> None:
     if value.startswith("/"):
         raise InvalidKey(f"invalid object key {value!r}: starts with '/'")
-    if "\\" in value or any(ord(char) < 0x20 or char == "\x7f" for char in value):
+    if _FORBIDDEN.search(value):
         raise InvalidKey(f"invalid object key {value!r}: backslash or control character")
     if len(value.encode()) > _MAX_KEY_BYTES:
         raise InvalidKey(f"object key longer than {_MAX_KEY_BYTES} bytes")
