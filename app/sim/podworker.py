@@ -229,13 +229,8 @@ class PodWorker:
                 if not await self._restart(run):
                     return
 
-        # return_exceptions: a reaper cancelled as the cluster stops must not leave the gather
-        # with an exception nobody reads; a real failure is raised still.
-        ended = await asyncio.gather(*(keep(run) for run in self.mains), return_exceptions=True)
+        await asyncio.gather(*(keep(run) for run in self.mains))
         self._mains_done = True
-        for outcome in ended:
-            if isinstance(outcome, Exception):
-                raise outcome
 
     async def _stop_sidecars(self) -> None:
         sidecars = [c for c in self.inits if c.sidecar and c.process is not None]
