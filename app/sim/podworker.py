@@ -229,8 +229,15 @@ class PodWorker:
                 if not await self._restart(run):
                     return
 
-        await asyncio.gather(*(keep(run) for run in self.mains))
+        # return_exceptions: a main container's wait that ends cancelled (its reaper cancelled)
+        # must neither leave an exception nobody reads nor end the pod's task unfinished; a
+        # real failure is raised still. (Without it, one PostgreSQL run of the suite had a pod
+        # that never left Running after its run ended.)
+        ended = await asyncio.gather(*(keep(run) for run in self.mains), return_exceptions=True)
         self._mains_done = True
+        for outcome in ended:
+            if isinstance(outcome, Exception):
+                raise outcome
 
     async def _stop_sidecars(self) -> None:
         sidecars = [c for c in self.inits if c.sidecar and c.process is not None]
