@@ -24,8 +24,10 @@ SUBSCRIPTION = """subscription Follow($runId: ID!) {
 async def graphiql(
     api: Api, clients: Path, chromium: str, name: str, job: dict[str, object]
 ) -> dict:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    screenshot = OUTPUT / f"{name}.png"
+    # One folder per database: the SQLite and PostgreSQL suites run side by side in one checkout.
+    folder = OUTPUT / api.backend
+    folder.mkdir(parents=True, exist_ok=True)
+    screenshot = folder / f"{name}.png"
     screenshot.unlink(missing_ok=True)
     headers, _ = credentials(api)
     job = {**job, "headers": headers, "screenshot": str(screenshot)}
