@@ -229,10 +229,10 @@ class PodWorker:
                 if not await self._restart(run):
                     return
 
-        # return_exceptions: a main container's wait that ends cancelled (its reaper cancelled)
-        # must neither leave an exception nobody reads nor end the pod's task unfinished; a
-        # real failure is raised still. (Without it, one PostgreSQL run of the suite had a pod
-        # that never left Running after its run ended.)
+        # return_exceptions: a main container's wait that ends cancelled while the pod's task
+        # is not must neither leave an exception nobody reads nor end the pod's task with the
+        # pod unfinished; a real failure is raised still. (Without it, one PostgreSQL run of
+        # the suite had a pod that never left Running after its run ended.)
         ended = await asyncio.gather(*(keep(run) for run in self.mains), return_exceptions=True)
         self._mains_done = True
         for outcome in ended:
@@ -435,8 +435,16 @@ class PodWorker:
         # asyncio's wait() also waits for the pipes, which a left-over child may hold open:
         # watch the exit status itself.
         waiter = asyncio.ensure_future(process.wait())
-        while process.returncode is None and not waiter.done():
-            await asyncio.wait({waiter}, timeout=0.05)
+        try:
+            while process.returncode is None and not waiter.done():
+                await asyncio.wait({waiter}, timeout=0.05)
+        except asyncio.CancelledError:
+            # Nothing else reaps this process: a cancelled reaper kills the container and still
+            # records how it ended, so its pod never stays Running with nobody watching it.
+            run.killed_by_us = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await waiter
         code = process.returncode if process.returncode is not None else waiter.result()
         # When a container's first process exits, everything else in it dies too.
         with contextlib.suppress(ProcessLookupError, PermissionError):

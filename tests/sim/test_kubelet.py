@@ -196,3 +196,20 @@ async def test_running_pod_reports_ready_and_ips(sim: Sim):
     assert status["ready"] and status["started"]
     assert status["containerID"].startswith("containerd://")
     assert "startedAt" in status["state"]["running"]
+
+
+async def test_a_main_container_whose_reaper_is_cancelled_still_ends_its_pod(sim: Sim):
+    """Whatever cancels the task that reaps a container (not the pod's own task), the pod
+    must not stay Running with nothing watching its container: it ends, and its process too."""
+    sim.store.create("pods", "default", _pod("orphaned", f"echo ready; {LOOP}"))
+    await sim.wait_for(lambda: "ready" in _safe_log_sync(sim, "orphaned"))
+    (worker,) = [w for w in sim.controllers.kubelet.workers.values() if w.name == "orphaned"]
+    reapers = await sim.wait_for(lambda: list(worker._reapers.values()))
+    pid = worker.mains[0].process.pid
+    for reaper in reapers:
+        reaper.cancel()
+    done = await _finished(sim, "orphaned")
+    assert done["status"]["phase"] == "Failed"
+    state = done["status"]["containerStatuses"][0]["state"]
+    assert state["terminated"]["exitCode"] == 137, state
+    await sim.wait_for(lambda: not Path(f"/proc/{pid}").exists())
