@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -58,7 +59,10 @@ from strawberry.utils.await_maybe import await_maybe
 from app.graphql.error_log import log_errors
 from app.graphql.sensitive import is_sensitive
 
-_CACHE_LIMIT = 10_000
+# Entries kept per cache: each keeps its document's nodes (and, through their locations, all of
+# its tokens: about 12 KiB) alive, so the least recently used go first. Shared documents are
+# at most `documents.MAX_DOCUMENTS`, each with a few plans.
+_CACHE_LIMIT = 2_048
 
 # Set as a subscription's root field resolves: its resolver can then execute shared events
 # itself (`next_payload`), for `app.graphql.streaming`.
@@ -244,22 +248,25 @@ def _complete_plain(plan: Plan, result: Any) -> dict[str, Any] | None:
 
 # What is derived from a parsed document, kept while that document is alive: key (ids of its
 # nodes) -> (the nodes, the value).
-_Cache = dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]]
-_plans: _Cache = {}  # (type name, field nodes' ids) -> the plan for those fields, or None
-_event_keys: _Cache = {}  # (operation node's id,) -> its event key, or None
+_Cache = OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]]
+_plans: _Cache = OrderedDict()  # (type name, field nodes' ids) -> the plan for them, or None
+_event_keys: _Cache = OrderedDict()  # (operation node's id,) -> its event key, or None
 
 
 def _per_operation(cache: _Cache, key: tuple[Any, ...], nodes: tuple[Any, ...], make: Any) -> Any:
     """`make()` once per set of AST nodes. A document is shared while its text is in the parse
     cache (`app.graphql.documents`) and parsed anew after, so values are keyed by the nodes'
-    ids, checked by identity (a freed node's id can be reused), and the cache is emptied when
-    full."""
+    ids; an entry keeps its nodes, so no other node takes their ids while it lives. The least
+    recently used entry goes when the cache is full."""
     entry = cache.get(key)
-    if entry is None or any(a is not b for a, b in zip(entry[0], nodes, strict=True)):
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        entry = cache[key] = (nodes, make())
-    return entry[1]
+    if entry is not None:
+        cache.move_to_end(key)
+        return entry[1]
+    value = make()
+    cache[key] = (nodes, value)
+    if len(cache) > _CACHE_LIMIT:
+        cache.popitem(last=False)
+    return value
 
 
 def _build_plan(return_type: GraphQLObjectType, nodes: tuple[Any, ...]) -> Plan | None:

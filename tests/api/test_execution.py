@@ -102,3 +102,26 @@ async def test_subscribers_asking_for_the_same_fields_share_an_event_and_others_
     assert third == await _events(stock, other)
     # One result per batch for the first root selection, one for the other.
     assert all(len(batch.shared) == 2 for batch in BATCHES)
+
+
+async def test_documents_no_longer_used_are_freed_after_a_bounded_number() -> None:
+    """The executor remembers what it derived from each document it saw, which keeps the
+    document's nodes (and all its tokens: about 12 KiB for a subscription): at most 2,048 of
+    them (least recently used go first), and what it forgot it derives again."""
+    import gc
+
+    from graphql import FieldNode
+
+    ours, _ = schemas()
+
+    def alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, FieldNode) and o.name.value == "lines" for o in gc.get_objects())
+
+    before = alive()
+    for i in range(2_500):
+        result = await ours.execute(f"{{ lines {{ s{i}: seq }} }}")
+        assert result.data == {"lines": [{f"s{i}": 1}, {f"s{i}": 2}]}
+    assert alive() - before <= 2_048
+    again = await ours.execute("{ lines { s0: seq } }")
+    assert again.data == {"lines": [{"s0": 1}, {"s0": 2}]}
