@@ -7,12 +7,14 @@ once per root selection; every answer here is compared with stock Strawberry's.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
 import pytest
 import strawberry
+from graphql import FieldNode
 
 from app.graphql.execution import ExecutionContext, Schema, encode_json
 
@@ -108,10 +110,6 @@ async def test_documents_no_longer_used_are_freed_after_a_bounded_number() -> No
     """The executor remembers what it derived from each document it saw, which keeps the
     document's nodes (and all its tokens: about 12 KiB for a subscription): at most 2,048 of
     them (least recently used go first), and what it forgot it derives again."""
-    import gc
-
-    from graphql import FieldNode
-
     ours, _ = schemas()
 
     def alive() -> int:
