@@ -7,6 +7,7 @@ once per root selection; every answer here is compared with stock Strawberry's.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import gc
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -19,11 +20,27 @@ from graphql import FieldNode
 from app.graphql.execution import ExecutionContext, Schema, encode_json
 
 
+@strawberry.enum
+class Level(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+
+
+@strawberry.type
+class Origin:
+    host: str
+    port: int
+
+
 @strawberry.type
 class Line:
     seq: int
     text: str
     note: str | None = None
+    level: Level = Level.INFO
+    tags: list[str] = dataclasses.field(default_factory=list)
+    origin: Origin | None = None
+    related: list[Line] = dataclasses.field(default_factory=list)
 
     @strawberry.field
     def shout(self) -> str:
@@ -37,8 +54,15 @@ class Batch:
 
 
 BATCHES: list[Batch] = []
-LINES = [Line(seq=1, text="a"), Line(seq=2, text="b", note="n")]
-BROKEN = [Line(seq=3, text=None)]  # type: ignore[arg-type]
+LINES = [
+    Line(seq=1, text="a", tags=["x", "y"], origin=Origin(host="h", port=1)),
+    Line(seq=2, text="b", note="n", level=Level.WARNING),
+]
+LINES[1].related = [LINES[0], Line(seq=5, text="e", related=[LINES[0]])]
+BROKEN = [
+    Line(seq=3, text=None),  # type: ignore[arg-type]
+    Line(seq=4, text="d", tags=["x", None], origin=Origin(host=None, port=2)),  # type: ignore[list-item, arg-type]
+]
 
 
 @strawberry.type
@@ -76,6 +100,12 @@ def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
         "{ lines { ... on Line { seq } text } }",
         "{ lines(broken: true) { seq text } }",  # null in a non-null field: an error
         "{ lines { seq @include(if: false) text } }",
+        "{ lines { seq level tags origin { host port __typename } } }",  # nested, enums, lists
+        "{ lines { related { seq related { text level } } } }",
+        "{ lines { origin { host } origin { port } o: origin { port } } }",  # merged selections
+        "{ lines(broken: true) { seq origin { host port } } }",  # null deep in a non-null field
+        "{ lines(broken: true) { seq tags } }",  # null in a list of non-null items
+        "{ line { related { shout } } }",  # a resolver deep down: the generic way
     ],
 )
 async def test_queries_answer_as_graphql_core_does(query: str) -> None:
