@@ -15,24 +15,14 @@ directives or with variables below the root field are not shared (their result c
 the values), nor are results with errors or completed asynchronously, nor anything under field
 middleware; those go the ordinary way.
 
-**Plain objects.** An object whose selection is only fields without arguments or directives,
-each read by Strawberry's default resolver (an attribute) and each a scalar, an enum, or a
-plain object or list of them in turn, is completed by reading and serializing those attributes
-directly, and a list of them in one loop: the generic path builds a resolve-info object and
-walks four calls per field, which made completing a 500-line batch cost more than its delivery
-to 1,000 subscribers (and a page of artifacts, `edges { node { … } }`, cost five such walks an
-artifact). Anything else — fragments, resolvers, type checks, interfaces and unions, field
-middleware, a null where the schema says non-null, a value the scalar refuses — goes the
-generic way for the whole object, which also reports the error as usual.
+**Plain fields.** A field read by attribute is completed without graphql-core's generic path
+(`app.graphql.plans`), alone or, for a whole object or list of them, together.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-import operator
 from collections import OrderedDict
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -41,41 +31,30 @@ import strawberry
 from graphql import (
     ExecutionResult,
     FieldNode,
-    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
-    GraphQLScalarType,
     OperationDefinitionNode,
     Undefined,
     print_ast,
 )
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.execution import ExecutionContext as StrawberryExecutionContext
-from strawberry.types.field import StrawberryField
 from strawberry.utils.await_maybe import await_maybe
 
+from app.graphql import plans
 from app.graphql.error_log import log_errors
 from app.graphql.sensitive import is_sensitive
-
-# Entries kept per cache: each keeps its document's nodes (and, through their locations, all of
-# its tokens: about 12 KiB) alive, so the least recently used go first. Shared documents are
-# at most `documents.MAX_DOCUMENTS`, each with a few plans.
-_CACHE_LIMIT = 2_048
 
 # Set as a subscription's root field resolves: its resolver can then execute shared events
 # itself (`next_payload`), for `app.graphql.streaming`.
 _SUBSCRIPTION: ContextVar[ExecutionContext | None] = ContextVar("subscription", default=None)
-
-# The value of each response key: (key; attribute reader, None for `__typename`; how to complete
-# the value read, or the type's name for `__typename`; whether null is an error).
-Plan = tuple[tuple[str, Callable[[Any], Any] | None, Any, bool], ...]
 
 
 def subscription_executor() -> ExecutionContext | None:
@@ -178,6 +157,74 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         return bool(middleware and middleware.middlewares)
 
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """As graphql-core's, but plain fields are completed directly (`app.graphql.plans`);
+        the others, and a plain one whose value the direct way refuses, the generic way."""
+        entries = self._field_entries(parent_type, grouped_field_set)
+        if entries is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        awaitable: list[str] = []
+        try:
+            for (name, details), entry in zip(grouped_field_set.items(), entries, strict=True):
+                if entry is not None:
+                    try:
+                        results[name] = plans.value(entry, source_value)
+                        continue
+                    except Exception:
+                        pass  # the generic way completes it, or reports its error
+                field_path = Path(path, name, parent_type.name)
+                result = self.execute_field(
+                    parent_type, source_value, details, field_path, position_context
+                )
+                if result is not Undefined:
+                    results[name] = result
+                    if self.is_awaitable(result):
+                        awaitable.append(name)
+        except Exception:
+            if awaitable:  # settle what other fields started: they may fail too
+                self.settle_in_background([results[name] for name in awaitable])
+            raise
+        if not awaitable:
+            return results
+        return _awaited(results, awaitable)
+
+    def _field_entries(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> tuple[plans.Entry | None, ...] | None:
+        """Each field's plan entry (None: generic), or None if no field is plain. Once per
+        grouped field set and execution: graphql-core keeps the sets while it executes."""
+        try:
+            known = self._known_entries
+        except AttributeError:
+            known = self._known_entries = {}
+        found = known.get(id(grouped_field_set))
+        if found is not None:
+            return found[1]
+        entries: tuple[plans.Entry | None, ...] | None = None
+        if not self._resolvers_wrapped():
+            entries = tuple(
+                plans.field_entry(parent_type, name, tuple(d.node for d in details))
+                if all(d.fragment_variable_values is None for d in details)
+                else None
+                for name, details in grouped_field_set.items()
+            )
+            if not any(entries):
+                entries = None
+        known[id(grouped_field_set)] = (grouped_field_set, entries)
+        return entries
+
+    _known_entries: dict[int, tuple[Any, tuple[plans.Entry | None, ...] | None]]
+
     def complete_object_value(
         self,
         return_type: GraphQLObjectType,
@@ -188,7 +235,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         *args: Any,
     ) -> Any:
         plan = self._plan(return_type, field_details_list)
-        if plan is not None and (done := _complete_plain(plan, result)) is not None:
+        if plan is not None and (done := plans.complete_plain(plan, result)) is not None:
             return done
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, *args
@@ -213,155 +260,28 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         ):
             plan = self._plan(item_type, field_details_list)
             if plan is not None:
-                items = [_complete_plain(plan, item) for item in result]
+                items = [plans.complete_plain(plan, item) for item in result]
                 if None not in items:
                     return items
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, *args
         )
 
-    def _plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
+    def _plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> plans.Plan | None:
         """How to complete plain objects of this type and selection; None: the generic way."""
         if self._resolvers_wrapped():
             return None
-        nodes = tuple(details.node for details in field_details_list)
-        key = (return_type.name, *map(id, nodes))
-        return _per_operation(_plans, key, nodes, lambda: _build_plan(return_type, nodes))
+        return plans.object_plan(return_type, tuple(d.node for d in field_details_list))
 
 
-def _complete_plain(plan: Plan, result: Any) -> dict[str, Any] | None:
-    """The object's response, or None to leave it to the generic path."""
-    if result is None:
-        return None
-    try:
-        return _object(plan, result)
-    except Exception:
-        return None
-
-
-class _NotPlain(Exception):
-    """A value the plan cannot complete as graphql-core would: the generic path does it."""
-
-
-def _object(plan: Plan, source: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, read, complete, non_null in plan:
-        if read is None:  # `__typename`
-            out[key] = complete
-            continue
-        value = read(source)
-        if value is None:
-            if non_null:
-                raise _NotPlain
-            out[key] = None
-            continue
-        done = complete(value)
-        if done is None or done is Undefined:
-            raise _NotPlain  # a scalar that serializes to nothing: an error, reported there
-        out[key] = done
-    return out
-
-
-def _list(complete: Callable[[Any], Any], non_null: bool, values: Any) -> list[Any]:
-    if not isinstance(values, list | tuple):
-        raise _NotPlain
-    out: list[Any] = []
-    for value in values:
-        if value is None:
-            if non_null:
-                raise _NotPlain
-            out.append(None)
-            continue
-        done = complete(value)
-        if done is None or done is Undefined:
-            raise _NotPlain
-        out.append(done)
-    return out
-
-
-# What is derived from a parsed document, kept while that document is alive: key (ids of its
-# nodes) -> (the nodes, the value).
-_Cache = OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]]
-_plans: _Cache = OrderedDict()  # (type name, field nodes' ids) -> the plan for them, or None
-_event_keys: _Cache = OrderedDict()  # (operation node's id,) -> its event key, or None
-
-
-def _per_operation(cache: _Cache, key: tuple[Any, ...], nodes: tuple[Any, ...], make: Any) -> Any:
-    """`make()` once per set of AST nodes. A document is shared while its text is in the parse
-    cache (`app.graphql.documents`) and parsed anew after, so values are keyed by the nodes'
-    ids; an entry keeps its nodes, so no other node takes their ids while it lives. The least
-    recently used entry goes when the cache is full."""
-    entry = cache.get(key)
-    if entry is not None:
-        cache.move_to_end(key)
-        return entry[1]
-    value = make()
-    cache[key] = (nodes, value)
-    if len(cache) > _CACHE_LIMIT:
-        cache.popitem(last=False)
-    return value
-
-
-def _build_plan(return_type: GraphQLObjectType, nodes: tuple[Any, ...]) -> Plan | None:
-    """Fields read by attribute, each a scalar, an enum, a plain object or a list of those,
-    without arguments, directives or fragments; None if any field is otherwise."""
-    if return_type.is_type_of is not None:
-        return None
-    selected: dict[str, list[FieldNode]] = {}  # response key -> its nodes, merged
-    for node in nodes:
-        if node.selection_set is None:
-            return None
-        for selection in node.selection_set.selections:
-            if not isinstance(selection, FieldNode) or selection.arguments or selection.directives:
-                return None
-            key = selection.alias.value if selection.alias else selection.name.value
-            selected.setdefault(key, []).append(selection)
-    plan: list[tuple[str, Any, Any, bool]] = []
-    for key, fields in selected.items():
-        name = fields[0].name.value
-        if name == "__typename":
-            plan.append((key, None, return_type.name, True))
-            continue
-        field = return_type.fields.get(name)
-        read = _attribute_reader(field) if field is not None else None
-        if field is None or read is None:
-            return None
-        complete = _completer(field.type, tuple(fields))
-        if complete is None:
-            return None
-        plan.append((key, read, complete, isinstance(field.type, GraphQLNonNull)))
-    return tuple(plan)
-
-
-def _completer(type_: Any, nodes: tuple[FieldNode, ...]) -> Callable[[Any], Any] | None:
-    """How to complete a value of this type with the nodes' selection, or None."""
-    if isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-        return type_.serialize
-    if isinstance(type_, GraphQLObjectType):
-        plan = _build_plan(type_, nodes)
-        return None if plan is None else functools.partial(_object, plan)
-    if isinstance(type_, GraphQLList):
-        item = _completer(type_.of_type, nodes)
-        non_null = isinstance(type_.of_type, GraphQLNonNull)
-        return None if item is None else functools.partial(_list, item, non_null)
-    return None  # interfaces and unions: resolved by type
-
-
-def _attribute_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
-    """How a field Strawberry resolves by reading an attribute reads it; None for others."""
-    definition = (field.extensions or {}).get("strawberry-definition")
-    if not (
-        isinstance(definition, StrawberryField)
-        and definition.is_basic_field
-        and getattr(field.resolve, "_is_default", False)
-    ):
-        return None
-    name, resolver = definition.python_name, definition.default_resolver
-    if resolver is getattr:
-        return operator.attrgetter(name)
-    return lambda source: resolver(source, name)
+async def _awaited(results: dict[str, Any], awaitable: list[str]) -> dict[str, Any]:
+    """`results` with its awaitable fields' values, awaited together (as graphql-core does)."""
+    if len(awaitable) == 1:
+        results[awaitable[0]] = await results[awaitable[0]]
+    else:
+        values = await gather_with_cancel(*(results[name] for name in awaitable))
+        results.update(zip(awaitable, values, strict=True))
+    return results
 
 
 class _Executed:
@@ -374,10 +294,13 @@ class _Executed:
         return self.result
 
 
+_event_keys: plans.Cache = OrderedDict()  # (operation node's id,) -> its event key, or None
+
+
 def event_key(operation: OperationDefinitionNode) -> str | None:
     """What a shared event's result is kept under for this operation: its root selection as
     text; None if its events are not shared."""
-    key: str | None = _per_operation(
+    key: str | None = plans.per_document(
         _event_keys, (id(operation),), (operation,), lambda: _root_signature(operation)
     )
     return key

@@ -46,6 +46,10 @@ class Line:
     def shout(self) -> str:
         return self.text.upper()
 
+    @strawberry.field
+    async def later(self) -> int:
+        return self.seq * 10
+
 
 @strawberry.type
 class Batch:
@@ -106,6 +110,10 @@ def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
         "{ lines(broken: true) { seq origin { host port } } }",  # null deep in a non-null field
         "{ lines(broken: true) { seq tags } }",  # null in a list of non-null items
         "{ line { related { shout } } }",  # a resolver deep down: the generic way
+        # Plain fields next to resolvers: each completed its own way, in the asked order.
+        "{ lines { later seq shout __typename origin { host } later2: later note } }",
+        "{ lines(broken: true) { seq text shout origin { host } tags later } }",
+        "{ line { level related { later seq text } } }",
     ],
 )
 async def test_queries_answer_as_graphql_core_does(query: str) -> None:
