@@ -20,11 +20,16 @@ INPUT_VOLUME = "inputs"
 SIDECAR_STATE_VOLUME = "sidecar-state"
 SIDECAR_STATE_DIR = "/walkai/sidecar"
 # The upload sidecar's first process: a shell traps the kubelet's SIGTERM (sent once every main
-# container has ended) within a millisecond of starting and turns it into a file the upload
-# command polls, so a main container that ends before Python is up cannot be missed; a repeated
-# SIGTERM does not end it either.
+# container has ended) and turns it into a file the upload command polls, so a main container
+# that ends before Python is up cannot be missed; a repeated SIGTERM does not end it either.
+# Once the trap is set it writes STARTED_FILE, which the sidecar's postStart hook waits for: the
+# kubelet starts the main container only once that hook has returned, so even a main container
+# that ends at once cannot send its SIGTERM before the trap (the shell's default would end it
+# with 143, and the outputs would never be uploaded).
+STARTED_FILE = f"{SIDECAR_STATE_DIR}/started"
 UPLOAD_WRAPPER = (
     "trap ': > \"$WALKAI_STOP_FILE\"' TERM\n"
+    f": > {STARTED_FILE}\n"
     "walkai-jobs sidecar upload &\n"
     "pid=$!\n"
     # `wait` returns early whenever a signal is trapped: wait again while the upload goes on.
@@ -33,6 +38,8 @@ UPLOAD_WRAPPER = (
     "done\n"
     "exit $code\n"
 )
+# Up to about 30 s: a sidecar whose shell has not set its trap by then failed to start.
+STARTED_HOOK = f"for i in $(seq 3000); do [ -e {STARTED_FILE} ] && exit 0; sleep 0.01; done; exit 1"
 CREDENTIAL_KEY = "token"
 
 
@@ -184,6 +191,7 @@ def _init_containers(ref: RunRef, settings: ManifestSettings, with_inputs: bool)
     sidecar["command"] = ["sh", "-c", UPLOAD_WRAPPER]
     sidecar["env"].append({"name": "WALKAI_STOP_FILE", "value": f"{SIDECAR_STATE_DIR}/stop"})
     sidecar["volumeMounts"].append({"name": SIDECAR_STATE_VOLUME, "mountPath": SIDECAR_STATE_DIR})
+    sidecar["lifecycle"] = {"postStart": {"exec": {"command": ["sh", "-c", STARTED_HOOK]}}}
     containers.append(sidecar)
     return containers
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.sim.errors import ApiError
 from app.sim.events import container_path
+from app.sim.hooks import post_start_command, run_hook
 from app.sim.podconfig import ConfigError, PodConfig, expand, rewrite_paths
 from app.sim.podlogs import LogWriter
 from app.sim.podstatus import ContainerRun, PodState, running_phase, status_writer
@@ -367,6 +368,19 @@ class PodWorker:
             )
         self.kubelet.processes.add(run.process)
         self.kubelet.pids.record(run.process.pid)
+        if (hook := post_start_command(run.spec)) is not None:
+            process = run.process
+            failure = await run_hook(
+                [rewrite_paths(part, mounts) for part in hook],
+                env=env,
+                cwd=workdir,
+                switch=switch,
+                going_on=lambda: process.returncode is None and not self.terminating.is_set(),
+            )
+            if failure is not None:
+                message = f"PostStartHook failed: {failure}"
+                self._event(run, "FailedPostStartHook", message, "Warning")
+                self._signal([run], signal.SIGKILL)
         run.state = {"running": {"startedAt": now}}
         self._update_phase()
         self._publish()

@@ -213,3 +213,37 @@ async def test_a_main_container_whose_reaper_is_cancelled_still_ends_its_pod(sim
     state = done["status"]["containerStatuses"][0]["state"]
     assert state["terminated"]["exitCode"] == 137, state
     await sim.wait_for(lambda: not Path(f"/proc/{pid}").exists())
+
+
+async def test_the_main_container_starts_once_the_sidecars_post_start_hook_returned(sim: Sim):
+    """As the kubelet does: a native sidecar's postStart hook holds back the containers after
+    it, so a sidecar can get ready (here: write a file, late) before the main container runs."""
+    pod = _pod("hooked", "test -e /work/ready && echo sidecar-was-ready")
+    pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "work", "mountPath": "/work"}]
+    wait_for_ready = "until [ -e /work/ready ]; do sleep 0.01; done"
+    pod["spec"]["initContainers"] = [
+        {"name": "helper", "image": "x", "restartPolicy": "Always",
+         "command": ["sh", "-c", f"trap 'exit 0' TERM; sleep 0.3; : > /work/ready; {LOOP}"],
+         "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", wait_for_ready]}}},
+         "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+    ]  # fmt: skip
+    sim.store.create("pods", "default", pod)
+    done = await _finished(sim, "hooked")
+    assert done["status"]["phase"] == "Succeeded"
+    assert await _log(sim, "hooked", "main") == "sidecar-was-ready\n"
+
+
+async def test_a_failing_post_start_hook_kills_its_container_and_says_why(sim: Sim):
+    pod = _pod("unhooked", f"echo started; {LOOP}")
+    pod["spec"]["containers"][0]["lifecycle"] = {
+        "postStart": {"exec": {"command": ["sh", "-c", "echo no config; exit 3"]}}
+    }
+    sim.store.create("pods", "default", pod)
+    done = await _finished(sim, "unhooked")
+    assert done["status"]["phase"] == "Failed"
+    assert done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    events, _ = sim.store.list("events", "default")
+    (failed,) = [e for e in events if e["reason"] == "FailedPostStartHook"]
+    assert "exited with 3: no config" in failed["message"]
+    assert failed["involvedObject"]["name"] == "unhooked"
