@@ -68,8 +68,20 @@ async def gpus_free(api: Api) -> None:
     assert api.platform.tracker is not None
     pods = api.platform.tracker.pods.cache
     deadline = time.monotonic() + 60
-    while any(p["status"].get("phase") not in ("Succeeded", "Failed") for p in pods.values()):
-        assert time.monotonic() < deadline, "earlier pods still hold GPUs"
+
+    def holding() -> list[tuple[str, str, str | None]]:
+        return [
+            (
+                p["metadata"]["name"],
+                p["status"].get("phase"),
+                p["metadata"].get("deletionTimestamp"),
+            )
+            for p in pods.values()
+            if p["status"].get("phase") not in ("Succeeded", "Failed")
+        ]
+
+    while held := holding():
+        assert time.monotonic() < deadline, f"earlier pods still hold GPUs: {held}"
         await asyncio.sleep(0.2)
 
 
