@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.sim.containerproc import StartError, reap, spawn
 from app.sim.errors import ApiError
 from app.sim.events import container_path
 from app.sim.hooks import post_start_command, run_hook
@@ -343,29 +344,9 @@ class PodWorker:
                 "give the container a command",
             )
         try:
-            run.process = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=workdir,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                **switch,
-            )
-        except OSError as exc:
-            detail = (
-                f'exec: "{argv[0]}": executable file not found in $PATH'
-                if isinstance(exc, FileNotFoundError)
-                else f'exec: "{argv[0]}": {exc.strerror or exc}'
-            )
-            return self._start_failed(
-                run,
-                now,
-                "failed to create containerd task: failed to create shim task: OCI runtime "
-                "create failed: runc create failed: unable to start container process: "
-                f"{detail}: unknown",
-            )
+            run.process = await spawn(argv, cwd=workdir, env=env, switch=switch)
+        except StartError as exc:
+            return self._start_failed(run, now, str(exc))
         self.kubelet.processes.add(run.process)
         self.kubelet.pids.record(run.process.pid)
         if (hook := post_start_command(run.spec)) is not None:
@@ -440,38 +421,17 @@ class PodWorker:
         return await asyncio.shield(reaper)
 
     async def _reap(self, run: ContainerRun, process: asyncio.subprocess.Process) -> int:
-        writer = run.writer
-        assert writer is not None and process.stdout is not None and process.stderr is not None
-        pumps = [
-            asyncio.create_task(_pump(process.stdout, writer, b"stdout")),
-            asyncio.create_task(_pump(process.stderr, writer, b"stderr")),
-        ]
-        # asyncio's wait() also waits for the pipes, which a left-over child may hold open:
-        # watch the exit status itself.
-        waiter = asyncio.ensure_future(process.wait())
-        try:
-            while process.returncode is None and not waiter.done():
-                await asyncio.wait({waiter}, timeout=0.05)
-        except asyncio.CancelledError:
-            # Nothing else reaps this process: a cancelled reaper kills the container and still
-            # records how it ended, so its pod never stays Running with nobody watching it.
+        assert run.writer is not None
+
+        def killing() -> None:
             run.killed_by_us = True
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await waiter
-        code = process.returncode if process.returncode is not None else waiter.result()
-        # When a container's first process exits, everything else in it dies too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await waiter
+
+        exit_code = await reap(process, run.writer, killing=killing)
         self.kubelet.pids.forget(process.pid)
-        await asyncio.gather(*pumps, return_exceptions=True)
-        writer.close()
         self.kubelet.processes.discard(process)
         if run.process is not process:
-            return code if code >= 0 else 128 - code
+            return exit_code
         run.process = None
-        exit_code = code if code >= 0 else 128 - code
         if exit_code == 0:
             reason = "Completed"
         elif exit_code == 137 and not run.killed_by_us:
@@ -530,11 +490,3 @@ class PodWorker:
             self.pod, reason, message, type_=type_, component="kubelet", host=self.node,
             field_path=container_path(self.pod, run.name) if run is not None else "",
         )  # fmt: skip
-
-
-async def _pump(stream: asyncio.StreamReader, writer: LogWriter, name: bytes) -> None:
-    while True:
-        data = await stream.read(1 << 16)
-        if not data:
-            return
-        writer.write(name, data)
