@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from app.auth.policy import Principal, Viewer, can_see_job
 from app.auth.sessions import principal_of
@@ -269,7 +269,11 @@ class ScheduleLoop(LeaderTask):
             message = " ".join(e.message for e in result.errors) or "The rerun was refused."
             await _skipped(schedule, tick, SkipReason.REFUSED, message)
             return
-        await Schedule.filter(id=schedule.id).update(last_run_id=result.run.id, last_run_at=tick)
+        # Ticks of one schedule may finish starting out of order (two replicas racing in a
+        # handover): the last run shown is the latest tick's.
+        await Schedule.filter(_before(tick, "last_run_at"), id=schedule.id).update(
+            last_run_id=result.run.id, last_run_at=tick
+        )
 
 
 async def _creator(schedule: Schedule, job: Job) -> Principal | None:
@@ -287,9 +291,14 @@ def _active() -> Any:
 
 
 async def _skipped(schedule: Schedule, tick: datetime, reason: SkipReason, message: str) -> None:
-    await Schedule.filter(id=schedule.id).update(
-        skipped_ticks=F("skipped_ticks") + 1,
-        last_skipped_at=tick,
-        last_skip_reason=reason,
-        last_skip_message=message,
+    await Schedule.filter(id=schedule.id).update(skipped_ticks=F("skipped_ticks") + 1)
+    await Schedule.filter(_before(tick, "last_skipped_at"), id=schedule.id).update(
+        last_skipped_at=tick, last_skip_reason=reason, last_skip_message=message
     )
+
+
+def _before(tick: datetime, field: str) -> Q:
+    """Rows whose `field` (a tick) is unset or earlier than `tick`."""
+    unset: dict[str, Any] = {f"{field}__isnull": True}
+    earlier: dict[str, Any] = {f"{field}__lt": tick}
+    return Q(**unset) | Q(**earlier)

@@ -201,3 +201,24 @@ def _uuid(global_id: str) -> str:
     from tests.support.graphql import node_uuid
 
     return node_uuid(global_id)
+
+
+async def test_ticks_that_finish_starting_out_of_order_leave_the_latest_as_the_last_run(
+    fast: Api,
+) -> None:
+    """Two replicas racing in a handover may finish starting tick t+1 before tick t: the
+    schedule shows the run of t+1 as its last run, and both runs exist."""
+    api = fast
+    job_id = await new_job(api)
+    schedule = await create(api, job_id, cron=EVERY_FOUR_SECONDS, skipWhileRunning=False)
+    await api.gql(PAUSE, {"id": schedule["id"]})
+    loop = schedule_loop(api.platform)
+    assert loop is not None
+    row = await Schedule.get(id=_uuid(schedule["id"]))
+    later = now().replace(microsecond=0)
+    for tick in (later, later - timedelta(seconds=1)):
+        await loop.start_run(row, tick)
+    runs, (after,) = await state(api, job_id)
+    assert [r["number"] for r in runs] == [1, 2, 3]
+    assert at(after["lastRunAt"]) == later
+    assert after["lastRun"]["number"] == 2
