@@ -19,9 +19,15 @@ class StartError(Exception):
 
 
 async def spawn(
-    argv: list[str], *, cwd: str, env: Mapping[str, str], switch: Mapping[str, Any]
+    argv: list[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    switch: Mapping[str, Any],
+    merged: bool = False,
 ) -> asyncio.subprocess.Process:
-    """Start the container's first process, its stdout and stderr piped for its log."""
+    """Start a process in a container (its first, or an exec), in a session of its own, stdout
+    and stderr piped (`merged`: both into stdout)."""
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
@@ -29,7 +35,7 @@ async def spawn(
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT if merged else asyncio.subprocess.PIPE,
             start_new_session=True,
             **switch,
         )

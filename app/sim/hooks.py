@@ -17,6 +17,8 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from app.sim.containerproc import StartError, spawn
+
 
 def post_start_command(container: Mapping[str, Any]) -> list[str] | None:
     """The container's postStart exec command, if it has one."""
@@ -36,18 +38,9 @@ async def run_hook(
     """Run the hook until it ends or `going_on()` turns false (the container ended, the pod is
     being deleted); None if it succeeded or was cut short, else why it failed."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            **switch,
-        )
-    except OSError as exc:
-        return f"command {argv!r} could not start: {exc.strerror or exc}"
+        process = await spawn(argv, cwd=cwd, env=env, switch=switch, merged=True)
+    except StartError as exc:
+        return f"command {argv!r} could not start: {exc}"
     output = asyncio.ensure_future(process.communicate())
     try:
         while not output.done():
