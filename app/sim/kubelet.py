@@ -39,6 +39,8 @@ containers end, main containers together (Running), then Succeeded/Failed. ``res
 OnFailure/Always restarts a container in place (restartCount, lastState, a new log file): the
 first restart at once, then after a CrashLoopBackOff wait (10 s doubling to 5 min, times the
 time factor of app.sim.timing); meanwhile the pod is Running (see podstatus).
+A container's ``lifecycle.postStart`` exec hook runs as the container starts, and the next
+container waits for it (see hooks); a failing hook kills the container.
 Conditions PodReadyToStartContainers, Initialized, ContainersReady, Ready; podIP, hostIP,
 startTime. Missing Secrets or ConfigMaps keep the container waiting
 (CreateContainerConfigError) and are retried every second.
@@ -46,7 +48,7 @@ startTime. Missing Secrets or ConfigMaps keep the container waiting
 Events, as the kubelet records them (source ``kubelet`` on the node, involvedObject the pod with
 the container's fieldPath; repeats counted, see app.sim.events): Pulling/Pulled, Created,
 Started, Failed (start errors), Killing (each container it stops), BackOff (a restart waits),
-FailedMount.
+FailedMount, FailedPostStartHook.
 
 Deletion: SIGTERM to each container's first process, SIGKILL to its process group after the
 grace period, a terminal status and
