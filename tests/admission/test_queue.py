@@ -14,6 +14,7 @@ from kubernetes_asyncio import client
 from tests.api.operations import CREATE_JOB, job_input
 from tests.support.api import Api
 from tests.support.graphql import node_uuid
+from tests.support.pods import FINISHED, unfinished
 from tests.support.servers import serve
 
 RUN = """
@@ -68,20 +69,8 @@ async def gpus_free(api: Api) -> None:
     assert api.platform.tracker is not None
     pods = api.platform.tracker.pods.cache
     deadline = time.monotonic() + 60
-
-    def holding() -> list[tuple[str, str, str | None]]:
-        return [
-            (
-                p["metadata"]["name"],
-                p["status"].get("phase"),
-                p["metadata"].get("deletionTimestamp"),
-            )
-            for p in pods.values()
-            if p["status"].get("phase") not in ("Succeeded", "Failed")
-        ]
-
-    while held := holding():
-        assert time.monotonic() < deadline, f"earlier pods still hold GPUs: {held}"
+    while any(p["status"].get("phase") not in FINISHED for p in pods.values()):
+        assert time.monotonic() < deadline, f"earlier pods still hold GPUs: {unfinished(api)}"
         await asyncio.sleep(0.2)
 
 

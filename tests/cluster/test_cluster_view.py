@@ -15,6 +15,7 @@ from app.domain.status import UNFINISHED
 from tests.api.operations import CREATE_JOB, job_input
 from tests.support.api import Api
 from tests.support.graphql import Subscription
+from tests.support.pods import unfinished
 
 VIEW = """
   nodes {
@@ -55,7 +56,9 @@ async def wait_view(api: Api, holds: Callable[[View], bool], timeout: float = TI
         view = await cluster(api)
         if holds(view):
             return view
-        assert time.monotonic() < deadline, f"timed out; the cluster is {view}"
+        assert time.monotonic() < deadline, (
+            f"timed out; the cluster is {view}; pods not ended: {unfinished(api)}"
+        )
         await asyncio.sleep(0.2)
 
 
