@@ -3,6 +3,7 @@ ended, as the API sees them and as the simulated kubelet runs them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 FINISHED = ("Succeeded", "Failed")
@@ -45,6 +46,17 @@ def unfinished(api: Any) -> list[dict[str, Any]]:
                     for c in worker.inits + worker.mains
                 },
                 "reapers": len(worker._reapers),
+                "log_tails": {
+                    c.name: _tail(c.logs[-1]) for c in worker.inits + worker.mains if c.logs
+                },
             }
         found.append(entry)
     return found
+
+
+def _tail(path: Path, lines: int = 5) -> list[str]:
+    """The last lines a container wrote (CRI format: time, stream, tag, text)."""
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as exc:
+        return [repr(exc)]
