@@ -60,7 +60,6 @@ class PodWorker:
         self.terminating = asyncio.Event()
         self.grace: float = 30
         self.node_shutdown = False
-        self._sidecars_signalled = False
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         # Sidecars' supervisors: they end with the pod (`run`'s finally).
@@ -110,9 +109,11 @@ class PodWorker:
 
     async def _kill_after_grace(self) -> None:
         # Main containers first; sidecars get their SIGTERM once the main containers are gone.
-        self._signal(self.mains + [c for c in self.inits if not c.sidecar], signal.SIGTERM)
+        # Checked until the pod is done: a container whose process was being started when the
+        # deletion came gets its SIGTERM once it runs.
         deadline = time.monotonic() + self.grace
         while not self.done.is_set():
+            self._stop_once(self.mains + [c for c in self.inits if not c.sidecar])
             if not any(c.process for c in self.mains):
                 self._signal_sidecars_once()
             if time.monotonic() >= deadline:
@@ -141,10 +142,14 @@ class PodWorker:
     def _signal_sidecars_once(self) -> None:
         """The stop signal reaches each native sidecar once, in reverse order, as the kubelet
         sends it (a second SIGTERM would interrupt the sidecar's own handling of the first)."""
-        if self._sidecars_signalled:
-            return
-        self._sidecars_signalled = True
-        self._signal(list(reversed([c for c in self.inits if c.sidecar])), signal.SIGTERM)
+        self._stop_once(list(reversed([c for c in self.inits if c.sidecar])))
+
+    def _stop_once(self, runs: list[ContainerRun]) -> None:
+        """SIGTERM to each of `runs` whose process runs and has not been told to stop: once per
+        process, and only once it has one (a flag set while its process was still starting
+        kept one sidecar waiting for a stop signal until the grace period ran out)."""
+        pending = [r for r in runs if r.process is not None and not r.killed_by_us]
+        self._signal(pending, signal.SIGTERM)
 
     def shut_down(self, grace_cap: float) -> None:
         """Stop for the node's shutdown: as a deletion, within the pod's grace period capped at

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 if TYPE_CHECKING:
     from tests.sim.conftest_controllers import Sim
@@ -247,3 +250,43 @@ async def test_a_failing_post_start_hook_kills_its_container_and_says_why(sim: S
     (failed,) = [e for e in events if e["reason"] == "FailedPostStartHook"]
     assert "exited with 3: no config" in failed["message"]
     assert failed["involvedObject"]["name"] == "unhooked"
+
+
+async def test_a_pod_deleted_while_its_sidecar_starts_still_stops_that_sidecar(
+    sim: Sim, monkeypatch: pytest.MonkeyPatch
+):
+    """The deletion reaches the kubelet while the sidecar's process is being started: once it
+    runs, the sidecar still gets its SIGTERM (and the pod goes, well within its grace period),
+    rather than waiting for a stop signal that was spent while it had no process."""
+    from app.sim import podworker
+
+    starting = podworker.spawn
+
+    async def deleted_meanwhile(argv: list[str], **options: Any) -> Any:
+        if "sidecar-was-here" in " ".join(argv):
+            sim.store.delete("pods", "default", "racing")
+            await asyncio.sleep(0.3)  # the kubelet handles the deletion before the process runs
+        return await starting(argv, **options)
+
+    monkeypatch.setattr(podworker, "spawn", deleted_meanwhile)
+    pod = _pod("racing", "echo main")
+    pod["spec"]["terminationGracePeriodSeconds"] = 60
+    script = f"trap 'echo got-term; exit 0' TERM; echo sidecar-was-here; {LOOP}"
+    pod["spec"]["initContainers"] = [
+        {"name": "helper", "image": "x", "restartPolicy": "Always",
+         "command": ["sh", "-c", script]},
+    ]  # fmt: skip
+    sim.store.create("pods", "default", pod)
+    await sim.wait_for(lambda: _gone(sim, "racing"))
+    log_file = next(
+        (sim.controllers.kubelet.workdir / "pods").glob("default_racing_*/logs/helper/0.log")
+    )
+    assert b"got-term" in log_file.read_bytes()
+
+
+def _gone(sim: Sim, name: str) -> bool:
+    try:
+        sim.store.get("pods", "default", name)
+    except Exception:
+        return True
+    return False
