@@ -198,6 +198,9 @@ class Streams:
         )  # fmt: skip
         # Errors come before the first byte: wait briefly for it so they become a Status.
         first: asyncio.Future[bytes] = asyncio.ensure_future(anext(chunks))
+        # Read here or by `_log_stream`; but a client that goes before its body is streamed
+        # leaves it to end unread (the log's end is a StopAsyncIteration, not an error).
+        first.add_done_callback(_seen)
         await asyncio.wait({first}, timeout=0.2)
         error = first.exception() if first.done() else None
         if isinstance(error, StopAsyncIteration):
@@ -243,3 +246,9 @@ class Streams:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def _seen(future: asyncio.Future[bytes]) -> None:
+    """Mark the future's outcome as read, so an unread end is not reported as an error."""
+    if not future.cancelled():
+        future.exception()
