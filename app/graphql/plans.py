@@ -106,7 +106,11 @@ def value(entry: Entry, source: Any) -> Any:
     _, read, complete, non_null = entry
     if read is None:  # `__typename`
         return complete
-    raw = read(source)
+    return _completed(complete, non_null, read(source))
+
+
+def _completed(complete: Callable[[Any], Any], non_null: bool, raw: Any) -> Any:
+    """`raw` completed; raises where graphql-core would report an error."""
     if raw is None:
         if non_null:
             raise NotPlain
@@ -124,18 +128,7 @@ def _object(plan: Plan, source: Any) -> dict[str, Any]:
 def _list(complete: Callable[[Any], Any], non_null: bool, values: Any) -> list[Any]:
     if not isinstance(values, list | tuple):
         raise NotPlain
-    out: list[Any] = []
-    for item in values:
-        if item is None:
-            if non_null:
-                raise NotPlain
-            out.append(None)
-            continue
-        done = complete(item)
-        if done is None or done is Undefined:
-            raise NotPlain
-        out.append(done)
-    return out
+    return [_completed(complete, non_null, item) for item in values]
 
 
 def _build_plan(return_type: GraphQLObjectType, nodes: tuple[FieldNode, ...]) -> Plan | None:

@@ -238,8 +238,7 @@ class PodWorker:
 
         # return_exceptions: a main container's wait that ends cancelled while the pod's task
         # is not must neither leave an exception nobody reads nor end the pod's task with the
-        # pod unfinished; a real failure is raised still. (Without it, one PostgreSQL run of
-        # the suite had a pod that never left Running after its run ended.)
+        # pod unfinished; a real failure is raised still.
         ended = await asyncio.gather(*(keep(run) for run in self.mains), return_exceptions=True)
         self._mains_done = True
         for outcome in ended:
